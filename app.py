@@ -1,0 +1,183 @@
+"""Bone Age: a Gradio app that estimates skeletal age from a left-hand radiograph.
+
+Thin wiring only: decoding, preprocessing, the model and the wording live in ``boneage/``.
+Run with ``python app.py``; set BONEAGE_WEIGHTS to a folder with manifest.json to use other
+weights, and GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to choose where it listens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from boneage import __version__
+from boneage.errors import BoneAgeError, ModelNotInstalledError, WeightsIntegrityError
+from boneage.inputs import age_from_years_months, parse_age_months
+from boneage.io import MAX_FILE_BYTES, load_radiograph
+from boneage.predictor import Predictor, analyse
+from boneage.report import (
+    DISCLAIMER,
+    model_view,
+    no_model_markdown,
+    overlay_hand,
+    result_markdown,
+)
+
+log = logging.getLogger("boneage.app")
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "shared" / "data" / "atlas-pedrad" / "images"
+FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"]
+UNEXPECTED = "Something went wrong while reading this image. Please try another file or export."
+
+
+def load_predictor() -> tuple[Predictor | None, str]:
+    """Load the model once at start; on failure the app still runs and says why."""
+    try:
+        predictor = Predictor.load()
+    except ModelNotInstalledError as exc:
+        log.warning("No model: %s", exc)
+        return None, "No trained model is installed: the app shows the prepared image but no bone age."
+    except WeightsIntegrityError as exc:
+        log.error("Model refused: %s", exc)
+        return None, "The installed model failed its integrity check and was not loaded."
+    info = predictor.info
+    mae = f", validation MAE {info.validation_mae_months:.1f} months" if info.validation_mae_months else ""
+    return predictor, f"Model: {info.name} v{info.version} ({info.source} weights{mae})."
+
+
+PREDICTOR, MODEL_STATUS = load_predictor()
+
+
+def _run(file_path, sex, age_months):
+    if not file_path:
+        raise gr.Error("Please upload an X-ray of the left hand first.", title="No image")
+    try:
+        return analyse(file_path, sex, age_months, predictor=PREDICTOR)
+    except BoneAgeError as exc:
+        raise gr.Error(str(exc), title="Cannot use this input") from None
+    except Exception:
+        log.exception("Unexpected failure on an upload")
+        raise gr.Error(UNEXPECTED, title="Cannot use this image") from None
+
+
+def estimate(file_path, sex, years, months):
+    """UI handler: images, the result card and the JSON summary."""
+    try:
+        age = age_from_years_months(years, months)
+    except BoneAgeError as exc:
+        raise gr.Error(str(exc), title="Check the age") from None
+    result = _run(file_path, sex, age)
+    markdown = result_markdown(result) if PREDICTOR else no_model_markdown()
+    return overlay_hand(result), model_view(result), markdown, result.to_dict()
+
+
+def predict(image, sex, age_months):
+    """API: bone age for an image file, the sex ('female'/'male') and the age in months."""
+    if PREDICTOR is None:
+        raise gr.Error(
+            "No trained bone-age model is installed on this server, so no estimate can be made.",
+            title="No model",
+        )
+    try:
+        age = parse_age_months(age_months)
+    except BoneAgeError as exc:
+        raise gr.Error(str(exc), title="Check the age") from None
+    return _run(image, sex, age).to_dict()
+
+
+def preview(file_path):
+    """On upload: show the decoded image and prefill sex/age from a DICOM header."""
+    if not file_path:
+        return None, gr.update(), gr.update(), gr.update()
+    try:
+        radiograph = load_radiograph(Path(file_path))
+    except BoneAgeError as exc:
+        gr.Warning(str(exc))
+        return None, gr.update(), gr.update(), gr.update()
+    except Exception:
+        log.exception("Unexpected failure on preview")
+        gr.Warning(UNEXPECTED)
+        return None, gr.update(), gr.update(), gr.update()
+    meta = radiograph.metadata
+    sex = {"male": "Male", "female": "Female"}.get(meta.get("sex"), gr.update())
+    if "age_months" in meta:
+        years, months = divmod(round(meta["age_months"]), 12)
+    else:
+        years, months = gr.update(), gr.update()
+    return (radiograph.pixels * 255).astype("uint8"), sex, years, months
+
+
+def examples() -> list[list]:
+    rows = {"F04": ("Female", 2, 6), "M13": ("Male", 8, 0), "F19": ("Female", 12, 0), "M22": ("Male", 15, 0)}
+    return [
+        [str(EXAMPLES_DIR / f"{k}.png"), *v] for k, v in rows.items() if (EXAMPLES_DIR / f"{k}.png").is_file()
+    ]
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="Bone Age — skeletal age from a hand X-ray") as demo:
+        gr.Markdown(
+            "# Bone Age\nEstimate a child's skeletal (bone) age from an X-ray of the **left hand**. "
+            "Upload the radiograph, give the child's sex and age, and see the bone age, the "
+            "difference to the real age and what it means."
+        )
+        gr.Markdown(f"<small>{MODEL_STATUS}</small>", elem_id="model-status")
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(
+                    label="Hand X-ray (PNG, JPEG or DICOM)",
+                    file_types=FILE_TYPES,
+                    type="filepath",
+                    elem_id="upload",
+                )
+                sex = gr.Radio(["Female", "Male"], label="Sex", elem_id="sex")
+                with gr.Row():
+                    years = gr.Number(
+                        label="Age: years", minimum=0, maximum=20, precision=0, elem_id="age-years"
+                    )
+                    months = gr.Number(
+                        label="and months", value=0, minimum=0, maximum=11, precision=0, elem_id="age-months"
+                    )
+                button = gr.Button("Estimate bone age", variant="primary", elem_id="estimate")
+                uploaded = gr.Image(label="Your upload", interactive=False, height=320)
+            with gr.Column(scale=2):
+                result = gr.Markdown(
+                    "Results will appear here." if PREDICTOR else no_model_markdown(), elem_id="result"
+                )
+                with gr.Row():
+                    outline = gr.Image(
+                        label="Hand found (green) and crop (blue)", interactive=False, height=360
+                    )
+                    processed = gr.Image(
+                        label="What the model looked at", interactive=False, height=360, elem_id="model-view"
+                    )
+                summary = gr.JSON(label="Details (JSON)", open=False)
+        age_months = gr.Number(visible=False)
+        api_button = gr.Button(visible=False)
+
+        upload.upload(preview, upload, [uploaded, sex, years, months], api_visibility="private")
+        button.click(
+            estimate,
+            [upload, sex, years, months],
+            [outline, processed, result, summary],
+            api_visibility="private",
+            concurrency_limit=2,
+        )
+        api_button.click(predict, [upload, sex, age_months], summary, api_name="predict", concurrency_limit=2)
+        gr.Examples(examples(), [upload, sex, years, months], label="Atlas standard radiographs to try")
+        gr.Markdown(DISCLAIMER + f"\n\n<small>Bone Age {__version__}</small>")
+    return demo
+
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    demo.queue(max_size=32).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=MAX_FILE_BYTES,
+        show_error=True,
+    )

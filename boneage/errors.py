@@ -1,0 +1,51 @@
+"""Typed exceptions.
+
+Every problem a user can cause maps to one class here, and every class carries a message written
+for the person at the upload form, not for a developer. The UI shows ``str(error)`` verbatim.
+"""
+
+from __future__ import annotations
+
+
+class BoneAgeError(Exception):
+    """Base class for every error this library raises on purpose."""
+
+
+class InvalidInputError(BoneAgeError, ValueError):
+    """Something the user supplied cannot be used."""
+
+
+class InvalidImageError(InvalidInputError):
+    """The file is not a readable image (not an image, corrupt, truncated, unsupported)."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """The image has more pixels than we are willing to decode (decompression-bomb guard)."""
+
+
+class EmptyImageError(InvalidImageError):
+    """The image carries no picture: constant, all black, all white, or too small."""
+
+
+class NotAHandRadiographError(InvalidImageError):
+    """The picture decodes but does not look like a hand X-ray (colour photo, no hand found)."""
+
+
+class InvalidAgeError(InvalidInputError):
+    """The chronological age is missing, not a number, or outside 0-20 years."""
+
+
+class InvalidSexError(InvalidInputError):
+    """The sex is missing or not one of the accepted values."""
+
+
+class ModelNotInstalledError(BoneAgeError):
+    """No trained model weights are available to this installation."""
+
+
+class WeightsIntegrityError(BoneAgeError):
+    """A weights file does not match the sha256 in its manifest, or the manifest is malformed."""
+
+
+class DatasetError(BoneAgeError):
+    """A training dataset is missing, malformed or empty."""

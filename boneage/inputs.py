@@ -1,0 +1,71 @@
+"""Validation of the non-image inputs: sex and chronological age."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from boneage.errors import InvalidAgeError, InvalidSexError
+
+Sex = Literal["male", "female"]
+MAX_AGE_MONTHS = 240.0  # 20 years: bone age is not defined after skeletal maturity
+
+_SEX_ALIASES = {
+    "male": "male",
+    "m": "male",
+    "boy": "male",
+    "1": "male",
+    "true": "male",
+    "female": "female",
+    "f": "female",
+    "girl": "female",
+    "0": "female",
+    "false": "female",
+}
+
+
+def parse_sex(value: object) -> Sex:
+    """Accept 'male'/'female' (any case), 'M'/'F', 'boy'/'girl', booleans (True = male)."""
+    if isinstance(value, bool):
+        return "male" if value else "female"
+    key = str(value).strip().lower() if value is not None else ""
+    if key not in _SEX_ALIASES:
+        raise InvalidSexError("Please choose the child's sex (female or male): the model needs it.")
+    return _SEX_ALIASES[key]  # type: ignore[return-value]
+
+
+def parse_age_months(value: object) -> float:
+    """A chronological age in months, within 0-240 (0-20 years)."""
+    try:
+        months = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidAgeError("Please enter the child's age as a number.") from None
+    if not math.isfinite(months):
+        raise InvalidAgeError("Please enter the child's age as a number.")
+    if months < 0 or months > MAX_AGE_MONTHS:
+        raise InvalidAgeError(
+            "The age must be between 0 and 20 years: bone age is only defined for children and adolescents."
+        )
+    return months
+
+
+def age_from_years_months(years: object, months: object = 0) -> float:
+    """Combine a years + months entry (either may be blank = 0) into validated months."""
+
+    def number(value: object, what: str) -> float:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return 0.0
+        try:
+            result = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InvalidAgeError(f"The age in {what} must be a number.") from None
+        if not math.isfinite(result) or result < 0:
+            raise InvalidAgeError(f"The age in {what} must be a positive number.")
+        return result
+
+    if (years is None or years == "") and (months is None or months == ""):
+        raise InvalidAgeError("Please enter the child's age (years and months).")
+    y, m = number(years, "years"), number(months, "months")
+    if m >= 12 and y > 0:
+        raise InvalidAgeError("Months must be 0-11 when years are given (e.g. 7 years 3 months).")
+    return parse_age_months(y * 12 + m)

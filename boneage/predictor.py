@@ -1,0 +1,141 @@
+"""From an uploaded file to a bone age: validation, decoding, preprocessing, model, meaning."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from boneage.inputs import Sex, parse_age_months, parse_sex
+from boneage.io import ImageSource, Radiograph, load_radiograph
+from boneage.models import BoneAgeRegressor
+from boneage.preprocess import (
+    PreprocessConfig,
+    PreprocessResult,
+    preprocess,
+    to_model_input,
+)
+from boneage.reference import Interpretation, interpret_gap
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_model, resolve_weights
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    architecture: str
+    source: str  # explicit | hub | local
+    validation_mae_months: float | None
+    trained_on: str
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest, source: str) -> ModelInfo:
+        return cls(
+            name=manifest.name,
+            version=manifest.version,
+            architecture=manifest.architecture,
+            source=source,
+            validation_mae_months=manifest.validation_mae,
+            trained_on=str(manifest.training.get("dataset", "unknown")),
+        )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the UI and the API report for one radiograph."""
+
+    sex: Sex
+    chronological_age_months: float
+    radiograph: Radiograph
+    preprocessed: PreprocessResult
+    bone_age_months: float | None = None
+    gap_months: float | None = None
+    interpretation: Interpretation | None = None
+    model: ModelInfo | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-safe summary (no pixel arrays)."""
+        return {
+            "bone_age_months": _round(self.bone_age_months),
+            "chronological_age_months": _round(self.chronological_age_months),
+            "gap_months": _round(self.gap_months),
+            "sex": self.sex,
+            "interpretation": self.interpretation.to_dict() if self.interpretation else None,
+            "expected_error_months": self.model.validation_mae_months if self.model else None,
+            "model": self.model.__dict__ if self.model else None,
+            "image": {
+                "format": self.radiograph.source_format,
+                "bit_depth": self.radiograph.bit_depth,
+                "height": self.radiograph.shape[0],
+                "width": self.radiograph.shape[1],
+                "hand_fraction": round(self.preprocessed.hand_fraction, 3),
+                "crop_box": list(self.preprocessed.crop_box),
+                "inverted": self.preprocessed.inverted,
+            },
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+class Predictor:
+    """A loaded model with its manifest; load once, call many times (thread-safe for inference)."""
+
+    def __init__(self, model: BoneAgeRegressor, manifest: Manifest, source: str = "explicit"):
+        self.model = model.eval()
+        self.manifest = manifest
+        self.info = ModelInfo.from_manifest(manifest, source)
+        self.preprocess_config = PreprocessConfig.from_dict(manifest.preprocess)
+
+    @classmethod
+    def load(
+        cls,
+        explicit: str | os.PathLike | None = None,
+        weights_dir: str | os.PathLike = DEFAULT_WEIGHTS_DIR,
+    ) -> Predictor:
+        resolved = resolve_weights(explicit, weights_dir)
+        return cls(load_model(resolved), resolved.manifest, resolved.source)
+
+    @torch.inference_mode()
+    def predict_months(self, images: list[np.ndarray], male: list[bool]) -> np.ndarray:
+        """Bone age in months for already-preprocessed images."""
+        batch = to_model_input(images)
+        sex = torch.tensor([1.0 if m else 0.0 for m in male])
+        months = self.model(batch, sex).clamp(0.0, 240.0)
+        return months.cpu().numpy()
+
+    def analyse(self, source: ImageSource | Radiograph, sex: object, age_months: object) -> Analysis:
+        return analyse(source, sex, age_months, predictor=self)
+
+
+def analyse(
+    source: ImageSource | Radiograph,
+    sex: object,
+    age_months: object,
+    predictor: Predictor | None = None,
+    config: PreprocessConfig | None = None,
+) -> Analysis:
+    """Validate inputs, decode, preprocess and (when a model is installed) predict.
+
+    Without a predictor the analysis stops after preprocessing: the caller can still show the
+    image the model would see, and says plainly that no model is installed.
+    """
+    child_sex = parse_sex(sex)
+    age = parse_age_months(age_months)
+    radiograph = source if isinstance(source, Radiograph) else load_radiograph(_as_source(source))
+    config = predictor.preprocess_config if predictor else (config or PreprocessConfig())
+    processed = preprocess(radiograph.pixels, config)
+    if predictor is None:
+        return Analysis(child_sex, age, radiograph, processed)
+    bone_age = float(predictor.predict_months([processed.image], [child_sex == "male"])[0])
+    gap = bone_age - age
+    meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months)
+    return Analysis(child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info)
+
+
+def _as_source(source: ImageSource) -> ImageSource:
+    return Path(source) if isinstance(source, str) else source

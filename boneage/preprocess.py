@@ -1,0 +1,201 @@
+"""The preprocessing chain: one function, used by training, the app and evaluation alike.
+
+    hand mask -> crop to the hand -> aspect-preserving letterbox -> mean-intensity normalisation
+    -> CLAHE -> median denoise -> sharpen -> background masked to black
+
+Each step is a small pure function so it can be tested alone; :func:`preprocess` chains them and
+returns the processed image together with the mask, so the UI can show what the model saw.
+The settings travel with the weights (``manifest.json``) so inference repeats training exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import cv2
+import numpy as np
+import torch
+
+from boneage.errors import NotAHandRadiographError
+from boneage.segmentation import segment_hand
+
+# Model inputs are standardised with fixed constants (not per-image) so intensities keep meaning.
+INPUT_MEAN = 0.25
+INPUT_STD = 0.25
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Settings of the chain. Stored in the weights manifest; change them only by retraining."""
+
+    size: int = 384
+    crop_margin: float = 0.03
+    mask_background: bool = True
+    target_mean: float = 0.45
+    clahe_clip: float = 2.0
+    clahe_grid: int = 8
+    median_kernel: int = 3
+    sharpen_amount: float = 0.6
+    sharpen_sigma: float = 1.0
+    min_hand_fraction: float = 0.05
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PreprocessConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(frozen=True)
+class PreprocessResult:
+    """The processed square image, its mask, and where the hand was in the input."""
+
+    image: np.ndarray  # float32 (size, size) in [0, 1]
+    mask: np.ndarray  # bool (size, size): hand pixels of ``image``
+    source_mask: np.ndarray  # bool, input resolution: the hand as found in the upload
+    crop_box: tuple[int, int, int, int]  # x0, y0, x1, y1 in input pixels
+    hand_fraction: float  # share of the input covered by the hand
+    inverted: bool  # the input had a white background and was inverted
+
+
+def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> PreprocessResult:
+    """Run the whole chain on a float32 [0, 1] grayscale radiograph.
+
+    Raises:
+        NotAHandRadiographError: no hand-sized object was found.
+    """
+    config = config or PreprocessConfig()
+    pixels, inverted = normalise_polarity(pixels)
+    source_mask = segment_hand(pixels)
+    hand_fraction = float(source_mask.mean())
+    if hand_fraction < config.min_hand_fraction:
+        raise NotAHandRadiographError(
+            "No hand could be found in this image. Please upload a radiograph of the whole left "
+            "hand and wrist, palm down, on a dark background."
+        )
+    crop_box = bounding_box(source_mask, margin=config.crop_margin)
+    image = crop(pixels, crop_box)
+    mask = crop(source_mask.astype(np.uint8), crop_box)
+    image = letterbox(image, config.size, interpolation=cv2.INTER_AREA)
+    mask = letterbox(mask, config.size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    image = normalise_intensity(image, mask, config.target_mean)
+    image = apply_clahe(image, config.clahe_clip, config.clahe_grid)
+    image = median_denoise(image, config.median_kernel)
+    image = sharpen(image, config.sharpen_amount, config.sharpen_sigma)
+    if config.mask_background:
+        image = image * mask
+    return PreprocessResult(
+        image=np.clip(image, 0.0, 1.0).astype(np.float32),
+        mask=mask,
+        source_mask=source_mask,
+        crop_box=crop_box,
+        hand_fraction=hand_fraction,
+        inverted=inverted,
+    )
+
+
+def normalise_polarity(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Make bone bright on a dark background; invert images whose border is mostly bright."""
+    border = border_pixels(pixels, width=max(2, min(pixels.shape) // 50))
+    if float(np.median(border)) > 0.5 and float(np.median(border)) > float(np.median(pixels)):
+        return (1.0 - pixels).astype(np.float32), True
+    return pixels, False
+
+
+def border_pixels(pixels: np.ndarray, width: int) -> np.ndarray:
+    return np.concatenate(
+        [
+            pixels[:width].ravel(),
+            pixels[-width:].ravel(),
+            pixels[:, :width].ravel(),
+            pixels[:, -width:].ravel(),
+        ]
+    )
+
+
+def bounding_box(mask: np.ndarray, margin: float = 0.0) -> tuple[int, int, int, int]:
+    """Tight box (x0, y0, x1, y1), exclusive end, around ``mask``, grown by ``margin`` of its size."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        height, width = mask.shape
+        return 0, 0, width, height
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    pad = int(round(margin * max(x1 - x0, y1 - y0)))
+    height, width = mask.shape
+    return (
+        int(max(0, x0 - pad)),
+        int(max(0, y0 - pad)),
+        int(min(width, x1 + pad)),
+        int(min(height, y1 + pad)),
+    )
+
+
+def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return image[y0:y1, x0:x1]
+
+
+def letterbox(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """Resize so the longer side is ``size`` and centre on a black square: no stretching."""
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    canvas = np.zeros((size, size), dtype=image.dtype)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
+
+
+def normalise_intensity(image: np.ndarray, mask: np.ndarray, target_mean: float) -> np.ndarray:
+    """Stretch the hand's 0.5-99.5 percentile range to [0, 1], then gamma so its mean is fixed.
+
+    This removes exposure and scanner differences while keeping the order of intensities.
+    """
+    hand = image[mask] if mask.any() else image.ravel()
+    low, high = np.percentile(hand, [0.5, 99.5])
+    if high - low < 1e-6:
+        return np.zeros_like(image, dtype=np.float32)
+    stretched = np.clip((image - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    mean = float(stretched[mask].mean()) if mask.any() else float(stretched.mean())
+    if 0.01 < mean < 0.99:
+        gamma = np.log(target_mean) / np.log(mean)
+        stretched = np.power(stretched, np.float32(gamma))
+    return stretched.astype(np.float32)
+
+
+def _to_uint16(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0.0, 1.0) * 65535).astype(np.uint16)
+
+
+def apply_clahe(image: np.ndarray, clip_limit: float, grid: int) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation, at 16-bit precision."""
+    if clip_limit <= 0:
+        return image
+    clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(grid, grid))
+    return clahe.apply(_to_uint16(image)).astype(np.float32) / 65535.0
+
+
+def median_denoise(image: np.ndarray, kernel: int) -> np.ndarray:
+    if kernel <= 1:
+        return image
+    return cv2.medianBlur(_to_uint16(image), kernel).astype(np.float32) / 65535.0
+
+
+def sharpen(image: np.ndarray, amount: float, sigma: float) -> np.ndarray:
+    """Unsharp mask: add back ``amount`` of the detail removed by a Gaussian blur."""
+    if amount <= 0:
+        return image
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma)
+    return np.clip(image + amount * (image - blurred), 0.0, 1.0).astype(np.float32)
+
+
+def to_model_input(images: np.ndarray | list[np.ndarray]) -> torch.Tensor:
+    """Stack processed images (H, W) in [0, 1] into a standardised (N, 1, H, W) float tensor."""
+    batch = np.stack(images) if isinstance(images, list) else images
+    if batch.ndim == 2:
+        batch = batch[None]
+    tensor = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))[:, None]
+    return (tensor - INPUT_MEAN) / INPUT_STD

@@ -1,0 +1,91 @@
+"""Hand segmentation.
+
+The shipped segmenter is classical (threshold + morphology + largest component), robust enough to
+drop text labels, rulers and markers that are not connected to the hand. A learned U-Net can
+replace it: anything with the signature ``(pixels: float32 [0, 1] HxW) -> bool HxW`` fits.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 512
+
+
+class HandSegmenter(Protocol):
+    def __call__(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+def segment_hand(pixels: np.ndarray) -> np.ndarray:
+    """Boolean mask of the hand (soft tissue and bone) in a bright-on-dark radiograph."""
+    height, width = pixels.shape
+    scale = min(1.0, WORK_SIDE / max(height, width))
+    small = pixels
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    gray = _stretch_to_uint8(small)
+    side = max(gray.shape)
+    gray = cv2.GaussianBlur(gray, (0, 0), sigmaX=max(1.0, side / 256))
+    threshold = tissue_threshold(gray)
+    binary = (gray > threshold).astype(np.uint8)
+    # Scanned plates often have bright frame edges; a thin cleared frame detaches them.
+    edge = max(2, side // 100)
+    binary[:edge], binary[-edge:], binary[:, :edge], binary[:, -edge:] = 0, 0, 0, 0
+    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, _disk(max(1, side // 128)))
+    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, _disk(max(1, side // 64)))
+    mask = fill_holes(largest_component(binary))
+    if scale < 1.0:
+        mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    return mask.astype(bool)
+
+
+def _stretch_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    low, high = np.percentile(pixels, [1, 99])
+    if high - low < 1e-6:
+        return np.zeros(pixels.shape, dtype=np.uint8)
+    return np.round(np.clip((pixels - low) / (high - low), 0, 1) * 255).astype(np.uint8)
+
+
+def tissue_threshold(gray: np.ndarray) -> float:
+    """Threshold between background and soft tissue.
+
+    Otsu on the whole image often splits bone from soft tissue instead; taking Otsu again on the
+    darker class finds the background/tissue boundary when the histogram has three modes. We keep
+    the lower of the two only when that darker class is itself clearly bimodal.
+    """
+    otsu, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = gray[gray <= otsu]
+    if dark.size < 100:
+        return float(otsu)
+    lower, _ = cv2.threshold(dark.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    below, above = dark[dark <= lower], dark[dark > lower]
+    if below.size == 0 or above.size == 0:
+        return float(otsu)
+    separation = (float(above.mean()) - float(below.mean())) / (float(dark.std()) + 1e-6)
+    # A clearly separated darker class means: background | soft tissue | bone.
+    return float(lower) if separation > 1.6 and above.size > 0.15 * dark.size else float(otsu)
+
+
+def largest_component(binary: np.ndarray) -> np.ndarray:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if count <= 1:
+        return np.zeros_like(binary, dtype=bool)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == largest
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill background regions not connected to the image border."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    flood = padded.copy()
+    cv2.floodFill(flood, np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8), (0, 0), 1)
+    holes = flood[1:-1, 1:-1] == 0
+    return mask | holes
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))

@@ -1,0 +1,195 @@
+"""Pinned model weights: manifest, resolution (explicit path -> Hub -> shipped copy), integrity.
+
+The manifest (``weights/manifest.json``) is always local and pins everything: the architecture,
+the preprocessing settings, the sha256 of the safetensors file, the Hub repo and revision it can
+be fetched from, and the metrics measured when ``train.py`` produced it. The file itself may come
+from the Hub cache or from ``weights/``; whichever it is, its sha256 must match the manifest.
+Weights are read with safetensors only: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from boneage.errors import ModelNotInstalledError, WeightsIntegrityError
+from boneage.models import BoneAgeRegressor, create_model
+
+log = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WEIGHTS_DIR = PACKAGE_ROOT / "weights"
+MANIFEST_NAME = "manifest.json"
+WEIGHTS_ENV = "BONEAGE_WEIGHTS"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class HubLocation:
+    repo_id: str
+    filename: str
+    revision: str  # a full commit sha: the download is pinned, never "main"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    architecture: str
+    architecture_kwargs: dict
+    input_size: int
+    uses_sex: bool
+    filename: str
+    sha256: str
+    preprocess: dict
+    metrics: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    hub: HubLocation | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Manifest:
+        try:
+            hub = values.get("hub")
+            return cls(**{**values, "hub": HubLocation(**hub) if hub else None})
+        except TypeError as exc:
+            raise WeightsIntegrityError(f"Malformed weights manifest: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise WeightsIntegrityError(f"Cannot read weights manifest {path}: {exc}") from exc
+        return cls.from_dict(values)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @property
+    def validation_mae(self) -> float | None:
+        value = self.metrics.get("val_mae_months")
+        return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    manifest: Manifest
+    path: Path
+    source: Literal["explicit", "hub", "local"]
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, manifest: Manifest) -> None:
+    actual = sha256_of(path)
+    if actual != manifest.sha256:
+        raise WeightsIntegrityError(
+            f"Weights file {path} has sha256 {actual[:12]}..., the manifest pins "
+            f"{manifest.sha256[:12]}...; refusing to load it."
+        )
+
+
+def _manifest_path(location: Path) -> Path:
+    location = Path(location)
+    return location / MANIFEST_NAME if location.is_dir() else location
+
+
+def resolve_weights(
+    explicit: str | os.PathLike | None = None,
+    weights_dir: str | os.PathLike = DEFAULT_WEIGHTS_DIR,
+) -> ResolvedWeights:
+    """Find verified weights: explicit path, else the Hub (pinned, cached), else ``weights_dir``.
+
+    ``explicit`` (or the ``BONEAGE_WEIGHTS`` environment variable) names a directory holding
+    ``manifest.json`` and its weights file, or the manifest itself.
+
+    Raises:
+        ModelNotInstalledError: no manifest, or no weights file anywhere.
+        WeightsIntegrityError: a file was found but its sha256 differs from the manifest.
+    """
+    explicit = explicit or os.environ.get(WEIGHTS_ENV) or None
+    if explicit:
+        manifest_path = _manifest_path(Path(explicit))
+        if not manifest_path.is_file():
+            raise ModelNotInstalledError(f"No {MANIFEST_NAME} at {explicit}.")
+        manifest = Manifest.load(manifest_path)
+        path = manifest_path.parent / manifest.filename
+        if not path.is_file():
+            raise ModelNotInstalledError(f"Weights file {path} is missing.")
+        verify(path, manifest)
+        return ResolvedWeights(manifest, path, "explicit")
+
+    manifest_path = _manifest_path(Path(weights_dir))
+    if not manifest_path.is_file():
+        raise ModelNotInstalledError(
+            "No trained bone-age model is installed (weights/manifest.json is missing)."
+        )
+    manifest = Manifest.load(manifest_path)
+    if manifest.hub is not None:
+        hub_path = download_from_hub(manifest.hub)
+        if hub_path is not None:
+            verify(hub_path, manifest)
+            return ResolvedWeights(manifest, hub_path, "hub")
+    local = manifest_path.parent / manifest.filename
+    if not local.is_file():
+        raise ModelNotInstalledError(
+            f"Weights {manifest.filename} are neither in the Hub cache nor in {local.parent}."
+        )
+    verify(local, manifest)
+    return ResolvedWeights(manifest, local, "local")
+
+
+def download_from_hub(hub: HubLocation) -> Path | None:
+    """The pinned file from the Hub (or its local cache); None when it cannot be had."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(hub.repo_id, hub.filename, revision=hub.revision))
+    except Exception as exc:  # offline, not cached, repo gone: fall back to the shipped copy
+        log.info("Weights not available from the Hub (%s); using the shipped copy.", exc)
+        return None
+
+
+def load_model(resolved: ResolvedWeights) -> BoneAgeRegressor:
+    manifest = resolved.manifest
+    model = create_model(manifest.architecture, **manifest.architecture_kwargs)
+    state = load_file(str(resolved.path))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise WeightsIntegrityError(
+            f"Weights do not fit architecture {manifest.architecture!r}: {exc}"
+        ) from exc
+    return model.eval()
+
+
+def save_weights(model: torch.nn.Module, out_dir: Path, manifest_fields: dict) -> Manifest:
+    """Write ``<name>.safetensors`` and ``manifest.json`` (with its sha256) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    filename = f"{manifest_fields['name']}.safetensors"
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out_dir / filename), metadata={"architecture": manifest_fields["architecture"]})
+    manifest = Manifest.from_dict(
+        {**manifest_fields, "filename": filename, "sha256": sha256_of(out_dir / filename)}
+    )
+    manifest.save(out_dir / MANIFEST_NAME)
+    return manifest
