@@ -184,7 +184,7 @@ def check_not_empty(pixels: np.ndarray) -> None:
             f"The image is only {width} x {height} pixels. Please upload the full-resolution X-ray "
             f"(at least {MIN_SIDE} pixels on each side)."
         )
-    if float(pixels.std()) < 0.01:
-        raise EmptyImageError("The image is blank (one flat colour). Please check the upload and try again.")
     if float(np.percentile(pixels, 99)) < 0.03:
         raise EmptyImageError("The image is almost completely black. Please check the export.")
+    if float(pixels.std()) < 0.01:
+        raise EmptyImageError("The image is blank (one flat colour). Please check the upload and try again.")

@@ -80,7 +80,8 @@ class TimmSexRegressor(BoneAgeRegressor):
         self.backbone = timm.create_model(
             backbone, pretrained=False, in_chans=1, num_classes=0, drop_path_rate=drop_path_rate
         )
-        features = self.backbone.num_features
+        # MobileNetV3 has a conv head after pooling: its width, not num_features, is the output.
+        features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
         self.sex_embedding = nn.Sequential(nn.Linear(1, 32), nn.SiLU())
         self.head = nn.Sequential(
             nn.Linear(features + 32, 256), nn.SiLU(), nn.Dropout(dropout), nn.Linear(256, 1)

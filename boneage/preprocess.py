@@ -38,6 +38,7 @@ class PreprocessConfig:
     sharpen_amount: float = 0.6
     sharpen_sigma: float = 1.0
     min_hand_fraction: float = 0.05
+    min_hand_contrast: float = 0.04
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +75,11 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
         raise NotAHandRadiographError(
             "No hand could be found in this image. Please upload a radiograph of the whole left "
             "hand and wrist, palm down, on a dark background."
+        )
+    if hand_contrast(pixels, source_mask) < config.min_hand_contrast:
+        raise NotAHandRadiographError(
+            "This image has no object that stands out from the background like a hand on an "
+            "X-ray. Please upload the radiograph of the left hand."
         )
     crop_box = bounding_box(source_mask, margin=config.crop_margin)
     image = crop(pixels, crop_box)
@@ -113,6 +119,13 @@ def border_pixels(pixels: np.ndarray, width: int) -> np.ndarray:
             pixels[:, -width:].ravel(),
         ]
     )
+
+
+def hand_contrast(pixels: np.ndarray, mask: np.ndarray) -> float:
+    """Mean intensity of the hand minus the background, in full-scale units (0-1)."""
+    if mask.all() or not mask.any():
+        return 0.0
+    return float(pixels[mask].mean() - pixels[~mask].mean())
 
 
 def bounding_box(mask: np.ndarray, margin: float = 0.0) -> tuple[int, int, int, int]:

@@ -132,7 +132,7 @@ def interpret_gap(
 
 
 def format_months(months: float) -> str:
-    """47.6 -> '3 years 11 months'; 5 -> '5 months'; 24 -> '2 years'."""
+    """47.4 -> '3 years 11 months'; 5 -> '5 months'; 24 -> '2 years'."""
     total = int(round(abs(months)))
     years, rest = divmod(total, 12)
     parts = []
