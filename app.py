@@ -154,6 +154,8 @@ def build_demo() -> gr.Blocks:
                         label="What the model looked at", interactive=False, height=360, elem_id="model-view"
                     )
                 summary = gr.JSON(label="Details (JSON)", open=False)
+        # API-only inputs: free-text sex and age in months, validated by boneage.inputs.
+        sex_text = gr.Textbox(visible=False)
         age_months = gr.Number(visible=False)
         api_button = gr.Button(visible=False)
 
@@ -165,7 +167,9 @@ def build_demo() -> gr.Blocks:
             api_visibility="private",
             concurrency_limit=2,
         )
-        api_button.click(predict, [upload, sex, age_months], summary, api_name="predict", concurrency_limit=2)
+        api_button.click(
+            predict, [upload, sex_text, age_months], summary, api_name="predict", concurrency_limit=2
+        )
         gr.Examples(examples(), [upload, sex, years, months], label="Atlas standard radiographs to try")
         gr.Markdown(DISCLAIMER + f"\n\n<small>Bone Age {__version__}</small>")
     return demo

@@ -76,9 +76,7 @@ def read_samples(root: Path) -> list[Sample]:
     return samples
 
 
-def split_samples(
-    samples: list[Sample], val_fraction: float, seed: int
-) -> tuple[list[Sample], list[Sample]]:
+def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
     """Split stratified by sex and age: every k-th sample of the (sex, age) order goes to validation.
 
     Systematic sampling over the sorted order gives both halves the same age range and sex mix,

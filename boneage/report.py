@@ -14,6 +14,7 @@ DISCLAIMER = (
     "history. Do not make medical decisions from this page alone."
 )
 DISPLAY_SIDE = 768
+MIN_VIEW_SIDE = 384
 HAND_COLOUR = (46, 204, 113)
 CROP_COLOUR = (52, 152, 219)
 
@@ -43,8 +44,13 @@ def overlay_hand(analysis: Analysis) -> np.ndarray:
 
 
 def model_view(analysis: Analysis) -> np.ndarray:
-    """The processed square exactly as the model received it (before standardisation)."""
-    return _to_uint8_rgb(analysis.preprocessed.image)
+    """The processed square exactly as the model received it (before standardisation).
+
+    Small inputs are enlarged by pixel repetition for display, so no detail is invented.
+    """
+    image = _to_uint8_rgb(analysis.preprocessed.image)
+    repeat = max(1, MIN_VIEW_SIDE // image.shape[0])
+    return np.repeat(np.repeat(image, repeat, axis=0), repeat, axis=1) if repeat > 1 else image
 
 
 def result_markdown(analysis: Analysis) -> str:
@@ -67,7 +73,7 @@ def result_markdown(analysis: Analysis) -> str:
         [
             f"## Bone age: {bone:.0f} months ({format_months(bone)})",
             "",
-            "| | |",
+            "| Measure | Value |",
             "|---|---|",
             f"| Chronological age | {age:.0f} months ({format_months(age)}) |",
             f"| Difference (bone − chronological) | {sign}{abs(gap):.0f} months ({sign}{format_months(abs(gap))}) |",

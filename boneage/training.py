@@ -197,6 +197,8 @@ def train(config: TrainConfig) -> dict:
             config, preprocess_config, metrics, train_set, val_set, time.time() - started, device
         ),
     )
+    split = {"train": [s.id for s in train_set], "val": [s.id for s in val_set]}
+    (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
     write_report(out_dir, manifest, history, evaluation, external)
     return {"manifest": manifest, "metrics": metrics, "history": history}
 

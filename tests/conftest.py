@@ -44,8 +44,24 @@ def trained_weights(tmp_path_factory, kaggle_dataset: Path) -> Path:
 
     out = tmp_path_factory.mktemp("weights")
     code = main(
-        ["--data", str(kaggle_dataset), "--out", str(out), "--arch", "seed-cnn", "--size", "64",
-         "--epochs", "2", "--batch-size", "8", "--workers", "0", "--dataset-name", "synthetic test hands"]
+        [
+            "--data",
+            str(kaggle_dataset),
+            "--out",
+            str(out),
+            "--arch",
+            "seed-cnn",
+            "--size",
+            "64",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--dataset-name",
+            "synthetic test hands",
+        ]
     )
     assert code == 0
     return out

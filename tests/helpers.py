@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 
 
-def synthetic_hand(age_months: float = 120.0, size: tuple[int, int] = (400, 320), seed: int = 0) -> np.ndarray:
+def synthetic_hand(
+    age_months: float = 120.0, size: tuple[int, int] = (400, 320), seed: int = 0
+) -> np.ndarray:
     """A uint8 (H, W) bright-on-dark hand-like image."""
     rng = np.random.default_rng(seed)
     height, width = size
@@ -47,7 +49,9 @@ def synthetic_hand(age_months: float = 120.0, size: tuple[int, int] = (400, 320)
     return image
 
 
-def write_kaggle_dataset(root: Path, count: int = 24, size: tuple[int, int] = (400, 320), seed: int = 0) -> Path:
+def write_kaggle_dataset(
+    root: Path, count: int = 24, size: tuple[int, int] = (400, 320), seed: int = 0
+) -> Path:
     """``boneage-training-dataset.csv`` + ``boneage-training-dataset/<id>.png``, like Kaggle's."""
     rng = np.random.default_rng(seed)
     image_dir = root / "boneage-training-dataset"

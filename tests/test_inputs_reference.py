@@ -9,7 +9,10 @@ from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
 from boneage.reference import format_months, interpret_gap, reference_sd_months
 
 
-@pytest.mark.parametrize("value, expected", [("Male", "male"), ("F", "female"), ("girl", "female"), (True, "male"), (" female ", "female")])
+@pytest.mark.parametrize(
+    "value, expected",
+    [("Male", "male"), ("F", "female"), ("girl", "female"), (True, "male"), (" female ", "female")],
+)
 def test_parse_sex(value, expected):
     assert parse_sex(value) == expected
 
@@ -68,6 +71,16 @@ def test_sentences_are_plain_and_honest_about_model_error():
     assert "3 years 4 months behind" in big.sentence and "doctor" in big.sentence
 
 
-@pytest.mark.parametrize("months, text", [(0, "0 months"), (1, "1 month"), (12, "1 year"), (47.4, "3 years 11 months"), (47.6, "4 years"), (25, "2 years 1 month")])
+@pytest.mark.parametrize(
+    "months, text",
+    [
+        (0, "0 months"),
+        (1, "1 month"),
+        (12, "1 year"),
+        (47.4, "3 years 11 months"),
+        (47.6, "4 years"),
+        (25, "2 years 1 month"),
+    ],
+)
 def test_format_months(months, text):
     assert format_months(months) == text

@@ -23,9 +23,16 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 def _fields(**extra) -> dict:
     return {
-        "name": "tiny", "version": "0.0.1", "architecture": "seed-cnn",
-        "architecture_kwargs": {"input_size": 32}, "input_size": 32, "uses_sex": False,
-        "preprocess": {"size": 32}, "metrics": {"val_mae_months": 12.5}, "training": {}, "hub": None,
+        "name": "tiny",
+        "version": "0.0.1",
+        "architecture": "seed-cnn",
+        "architecture_kwargs": {"input_size": 32},
+        "input_size": 32,
+        "uses_sex": False,
+        "preprocess": {"size": 32},
+        "metrics": {"val_mae_months": 12.5},
+        "training": {},
+        "hub": None,
         **extra,
     }
 
@@ -123,7 +130,12 @@ def test_pinned_hub_file_is_used_from_the_cache_offline(saved, hub_cache, tmp_pa
     cached = _seed_hub_cache(hub_cache, "bone-age/models", folder / "tiny.safetensors")
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    pinned = Manifest.from_dict({**manifest.to_dict(), "hub": {"repo_id": "bone-age/models", "filename": "tiny.safetensors", "revision": REVISION}})
+    pinned = Manifest.from_dict(
+        {
+            **manifest.to_dict(),
+            "hub": {"repo_id": "bone-age/models", "filename": "tiny.safetensors", "revision": REVISION},
+        }
+    )
     pinned.save(shipped / "manifest.json")  # manifest only: the file must come from the cache
     resolved = resolve_weights(weights_dir=shipped)
     assert resolved.source == "hub"
@@ -132,7 +144,12 @@ def test_pinned_hub_file_is_used_from_the_cache_offline(saved, hub_cache, tmp_pa
 
 def test_hub_miss_falls_back_to_shipped_copy(saved, hub_cache):
     folder, manifest, _ = saved
-    pinned = Manifest.from_dict({**manifest.to_dict(), "hub": {"repo_id": "bone-age/absent", "filename": "tiny.safetensors", "revision": REVISION}})
+    pinned = Manifest.from_dict(
+        {
+            **manifest.to_dict(),
+            "hub": {"repo_id": "bone-age/absent", "filename": "tiny.safetensors", "revision": REVISION},
+        }
+    )
     pinned.save(folder / "manifest.json")
     assert resolve_weights(weights_dir=folder).source == "local"
 
@@ -141,7 +158,9 @@ def test_tampered_hub_file_is_refused(saved, hub_cache, tmp_path):
     folder, manifest, _ = saved
     cached = _seed_hub_cache(hub_cache, "bone-age/models", folder / "tiny.safetensors")
     cached.write_bytes(cached.read_bytes()[:-8] + b"12345678")
-    pinned = Manifest.from_dict({**manifest.to_dict(), "hub": HubLocation("bone-age/models", "tiny.safetensors", REVISION).__dict__})
+    pinned = Manifest.from_dict(
+        {**manifest.to_dict(), "hub": HubLocation("bone-age/models", "tiny.safetensors", REVISION).__dict__}
+    )
     pinned.save(folder / "manifest.json")
     with pytest.raises(WeightsIntegrityError):
         resolve_weights(weights_dir=folder)

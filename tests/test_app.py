@@ -1,0 +1,66 @@
+"""The real app (``python app.py``) on 127.0.0.1, called through gradio_client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from appserver import running_app
+
+pytestmark = pytest.mark.app
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_weights: Path, tmp_path_factory):
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    with running_app(trained_weights, log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(app_url: str) -> Client:
+    return Client(app_url, verbose=False)
+
+
+def test_predict_endpoint_returns_structured_result(client: Client, hand_png: Path):
+    result = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
+    assert 0 <= result["bone_age_months"] <= 240
+    assert result["chronological_age_months"] == 120
+    assert result["gap_months"] == pytest.approx(result["bone_age_months"] - 120, abs=0.11)
+    assert result["sex"] == "female"
+    assert result["model"]["name"] == "seed-cnn-64"
+    assert result["interpretation"]["sentence"]
+
+
+def test_only_the_predict_endpoint_is_public(client: Client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert list(endpoints) == ["/predict"]
+
+
+def test_bad_upload_is_a_clear_error(client: Client, tmp_path: Path):
+    fake = tmp_path / "xray.png"
+    fake.write_text("<html><script>alert('hi')</script></html>")
+    with pytest.raises(AppError, match="could not be read as an image"):
+        client.predict(handle_file(str(fake)), "male", 100, api_name="/predict")
+
+
+def test_bad_age_is_a_clear_error(client: Client, hand_png: Path):
+    with pytest.raises(AppError, match="between 0 and 20 years"):
+        client.predict(handle_file(str(hand_png)), "male", 400, api_name="/predict")
+
+
+def test_missing_sex_is_a_clear_error(client: Client, hand_png: Path):
+    with pytest.raises(AppError, match="sex"):
+        client.predict(handle_file(str(hand_png)), None, 100, api_name="/predict")
+
+
+def test_app_without_model_says_so(tmp_path: Path, hand_png: Path):
+    with running_app(None, tmp_path / "app.log") as url:
+        client = Client(url, verbose=False)
+        with pytest.raises(AppError, match="No trained bone-age model is installed"):
+            client.predict(handle_file(str(hand_png)), "female", 100, api_name="/predict")
+        page = __import__("urllib.request").request.urlopen(url).read().decode()
+        assert "No trained model is installed" in page

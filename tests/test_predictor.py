@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from boneage.errors import InvalidAgeError, InvalidImageError, InvalidSexError
+from boneage.predictor import Predictor, analyse
+from boneage.report import model_view, no_model_markdown, overlay_hand, result_markdown
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_weights: Path) -> Predictor:
+    return Predictor.load(explicit=trained_weights)
+
+
+def test_prediction_result(predictor: Predictor, hand_png: Path):
+    result = predictor.analyse(hand_png, "female", 120)
+    assert 0 <= result.bone_age_months <= 240
+    assert result.gap_months == pytest.approx(result.bone_age_months - 120)
+    assert result.preprocessed.image.shape == (64, 64)  # the manifest's preprocessing size
+    assert result.model.name == "seed-cnn-64" and result.model.source == "explicit"
+    summary = result.to_dict()
+    assert summary["interpretation"]["category"] in {"normal", "advanced", "delayed"}
+    assert summary["expected_error_months"] == predictor.manifest.metrics["val_mae_months"]
+    assert summary["image"]["width"] == 320
+
+
+def test_same_input_same_answer(predictor: Predictor, hand_png: Path):
+    first = predictor.analyse(hand_png, "male", 60).bone_age_months
+    assert predictor.analyse(hand_png, "male", 60).bone_age_months == first
+
+
+def test_report_card_says_what_it_means(predictor: Predictor, hand_png: Path):
+    result = predictor.analyse(hand_png, "male", 60)
+    card = result_markdown(result)
+    assert f"{result.bone_age_months:.0f} months" in card
+    assert "Not a diagnosis" in card and "Typical error" in card
+    assert overlay_hand(result).shape[2] == 3
+    view = model_view(result)
+    assert view.shape == (384, 384, 3)  # 64 px input shown 6x by pixel repetition
+    np.testing.assert_array_equal(view[::6, ::6, 0], np.round(result.preprocessed.image * 255).astype(np.uint8))
+
+
+def test_without_a_model_the_chain_still_runs_and_says_so(hand_png: Path):
+    result = analyse(hand_png, "female", 100, predictor=None)
+    assert result.bone_age_months is None and result.model is None
+    assert result.preprocessed.image.shape == (384, 384)
+    assert result_markdown(result) == no_model_markdown()
+    assert "No trained model is installed" in no_model_markdown()
+
+
+@pytest.mark.parametrize(
+    "sex, age, error",
+    [
+        ("alien", 100, InvalidSexError),
+        ("female", -3, InvalidAgeError),
+        ("female", 300, InvalidAgeError),
+        (None, 100, InvalidSexError),
+        ("male", float("nan"), InvalidAgeError),
+    ],
+)
+def test_bad_inputs(predictor: Predictor, hand_png: Path, sex, age, error):
+    with pytest.raises(error):
+        predictor.analyse(hand_png, sex, age)
+
+
+def test_bad_file(predictor: Predictor, tmp_path: Path):
+    bad = tmp_path / "fake.png"
+    bad.write_text("not an image")
+    with pytest.raises(InvalidImageError):
+        predictor.analyse(bad, "female", 100)
+
+
+def test_batch_prediction_matches_single(predictor: Predictor, hand_png: Path):
+    image = predictor.analyse(hand_png, "female", 100).preprocessed.image
+    batch = predictor.predict_months([image, image], [False, True])
+    single = predictor.predict_months([image], [False])
+    np.testing.assert_allclose(batch[0], single[0], rtol=1e-5)

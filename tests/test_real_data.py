@@ -1,0 +1,51 @@
+"""Real radiographs from ../shared/data through the whole chain (skipped when absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from boneage.data import read_samples
+from boneage.io import load_radiograph
+from boneage.predictor import analyse
+from boneage.preprocess import PreprocessConfig, preprocess
+from conftest import SHARED_DATA
+
+
+def test_every_atlas_radiograph_passes_the_chain(atlas_dir):
+    samples = read_samples(atlas_dir)
+    assert len(samples) == 54
+    fractions = []
+    for sample in samples:
+        result = preprocess(load_radiograph(sample.path).pixels, PreprocessConfig(size=256))
+        fractions.append(result.hand_fraction)
+        assert result.image.shape == (256, 256)
+        assert 0.3 < float(result.image[result.mask].mean()) < 0.7, sample.id
+        assert not result.inverted
+    assert min(fractions) > 0.1 and max(fractions) < 0.9
+
+
+def test_atlas_analysis_without_model(atlas_dir):
+    sample = read_samples(atlas_dir)[10]
+    result = analyse(sample.path, sample.male, sample.boneage, predictor=None)
+    assert result.to_dict()["image"]["format"] == "PNG"
+
+
+def test_inverted_atlas_radiograph_is_restored(atlas_dir):
+    sample = read_samples(atlas_dir)[20]
+    pixels = load_radiograph(sample.path).pixels
+    normal, inverted = preprocess(pixels), preprocess(1.0 - pixels)
+    assert inverted.inverted
+    overlap = (normal.mask & inverted.mask).sum() / max(1, (normal.mask | inverted.mask).sum())
+    assert overlap > 0.9
+
+
+def test_rsna_images_if_present():
+    roots = [p for p in SHARED_DATA.glob("*") if (p / "boneage-training-dataset.csv").is_file()]
+    if not roots:
+        pytest.skip("no RSNA data in ../shared/data yet")
+    samples = read_samples(roots[0])[:20]
+    for sample in samples:
+        result = preprocess(load_radiograph(sample.path).pixels)
+        assert result.image.shape == (384, 384)
+        assert np.isfinite(result.image).all()
