@@ -13,6 +13,7 @@ from pathlib import Path  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
 from helpers import synthetic_hand, write_kaggle_dataset  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -40,7 +40,9 @@ def test_report_card_says_what_it_means(predictor: Predictor, hand_png: Path):
     assert overlay_hand(result).shape[2] == 3
     view = model_view(result)
     assert view.shape == (384, 384, 3)  # 64 px input shown 6x by pixel repetition
-    np.testing.assert_array_equal(view[::6, ::6, 0], np.round(result.preprocessed.image * 255).astype(np.uint8))
+    np.testing.assert_array_equal(
+        view[::6, ::6, 0], np.round(result.preprocessed.image * 255).astype(np.uint8)
+    )
 
 
 def test_without_a_model_the_chain_still_runs_and_says_so(hand_png: Path):

@@ -104,7 +104,7 @@ def test_whole_chain_output(hand_pixels):
     config = PreprocessConfig(size=256)
     result = preprocess(hand_pixels, config)
     assert result.image.shape == (256, 256) and result.image.dtype == np.float32
-    assert 0.0 <= result.image.min() and result.image.max() <= 1.0
+    assert result.image.min() >= 0.0 and result.image.max() <= 1.0
     assert result.mask.shape == (256, 256) and result.mask.dtype == bool
     assert (result.image[~result.mask] == 0).all(), "background is masked to black"
     x0, y0, x1, y1 = result.crop_box
