@@ -81,5 +81,5 @@ def _age_from_dates(birth: str, study: str) -> float | None:
         seen = date(int(study[:4]), int(study[4:6]), int(study[6:8]))
     except (ValueError, IndexError):
         return None
-    months = (seen - born).days * 12 / 365.25
+    months = (seen.year - born.year) * 12 + (seen.month - born.month) + (seen.day - born.day) / 30.44
     return round(months, 1) if months >= 0 else None
