@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,7 @@ class Analysis:
             "sex": self.sex,
             "interpretation": self.interpretation.to_dict() if self.interpretation else None,
             "expected_error_months": self.model.validation_mae_months if self.model else None,
-            "model": self.model.__dict__ if self.model else None,
+            "model": asdict(self.model) if self.model else None,
             "image": {
                 "format": self.radiograph.source_format,
                 "bit_depth": self.radiograph.bit_depth,

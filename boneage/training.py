@@ -194,7 +194,14 @@ def train(config: TrainConfig) -> dict:
         model,
         out_dir,
         _manifest_fields(
-            config, preprocess_config, metrics, train_set, val_set, time.time() - started, device
+            model.uses_sex,
+            config,
+            preprocess_config,
+            metrics,
+            train_set,
+            val_set,
+            time.time() - started,
+            device,
         ),
     )
     split = {"train": [s.id for s in train_set], "val": [s.id for s in val_set]}
@@ -240,7 +247,14 @@ def _git_commit() -> str | None:
 
 
 def _manifest_fields(
-    config, preprocess_config, metrics, train_set: list[Sample], val_set: list[Sample], seconds, device
+    uses_sex: bool,
+    config,
+    preprocess_config,
+    metrics,
+    train_set: list[Sample],
+    val_set: list[Sample],
+    seconds,
+    device,
 ) -> dict:
     kwargs = {**config.architecture_kwargs, **_input_kwargs(config)}
     return {
@@ -249,7 +263,7 @@ def _manifest_fields(
         "architecture": config.architecture,
         "architecture_kwargs": kwargs,
         "input_size": config.image_size,
-        "uses_sex": bool(create_model(config.architecture, **kwargs).uses_sex),
+        "uses_sex": uses_sex,
         "preprocess": preprocess_config.to_dict(),
         "metrics": metrics,
         "training": {
