@@ -23,6 +23,7 @@ from boneage.report import (
     model_view,
     no_model_markdown,
     overlay_hand,
+    preview_image,
     result_markdown,
 )
 
@@ -106,7 +107,7 @@ def preview(file_path):
         years, months = divmod(round(meta["age_months"]), 12)
     else:
         years, months = gr.update(), gr.update()
-    return (radiograph.pixels * 255).astype("uint8"), sex, years, months
+    return preview_image(radiograph.pixels), sex, years, months
 
 
 def examples() -> list[list]:

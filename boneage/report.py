@@ -24,14 +24,25 @@ def _to_uint8_rgb(pixels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
 
 
+def display_scale(shape: tuple[int, int]) -> tuple[float, tuple[int, int]]:
+    """Scale and (width, height) that fit an image into DISPLAY_SIDE without enlarging it."""
+    scale = min(1.0, DISPLAY_SIDE / max(shape))
+    return scale, (max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale)))
+
+
+def preview_image(pixels: np.ndarray) -> np.ndarray:
+    """A decoded upload at display resolution (a 20 MP plate would be a heavy page otherwise)."""
+    _, size = display_scale(pixels.shape)
+    return _to_uint8_rgb(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
+
+
 def overlay_hand(analysis: Analysis) -> np.ndarray:
     """The upload with the hand outline (green) and the crop (blue), at display resolution."""
     pixels = analysis.radiograph.pixels
     if analysis.preprocessed.inverted:
         pixels = 1.0 - pixels
-    scale = min(1.0, DISPLAY_SIDE / max(pixels.shape))
-    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-    image = _to_uint8_rgb(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
+    scale, size = display_scale(pixels.shape)
+    image = preview_image(pixels)
     mask = cv2.resize(
         analysis.preprocessed.source_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST
     )

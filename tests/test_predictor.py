@@ -7,7 +7,14 @@ import pytest
 
 from boneage.errors import InvalidAgeError, InvalidImageError, InvalidSexError
 from boneage.predictor import Predictor, analyse
-from boneage.report import model_view, no_model_markdown, overlay_hand, result_markdown
+from boneage.report import (
+    DISPLAY_SIDE,
+    model_view,
+    no_model_markdown,
+    overlay_hand,
+    preview_image,
+    result_markdown,
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +87,10 @@ def test_batch_prediction_matches_single(predictor: Predictor, hand_png: Path):
     batch = predictor.predict_months([image, image], [False, True])
     single = predictor.predict_months([image], [False])
     np.testing.assert_allclose(batch[0], single[0], rtol=1e-5)
+
+
+def test_preview_is_capped_at_display_size():
+    big = np.random.default_rng(0).uniform(0, 1, (2000, 1500)).astype(np.float32)
+    assert preview_image(big).shape == (DISPLAY_SIDE, 576, 3)
+    small = np.zeros((300, 200), np.float32)
+    assert preview_image(small).shape == (300, 200, 3)  # never enlarged
