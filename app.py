@@ -29,7 +29,6 @@ from boneage.report import (
 
 log = logging.getLogger("boneage.app")
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "shared" / "data" / "atlas-pedrad" / "images"
-FILE_TYPES = [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"]
 UNEXPECTED = "Something went wrong while reading this image. Please try another file or export."
 
 
@@ -51,16 +50,22 @@ def load_predictor() -> tuple[Predictor | None, str]:
 PREDICTOR, MODEL_STATUS = load_predictor()
 
 
+def refuse(message: str, title: str) -> gr.Error:
+    """A user-facing error: shown in the UI and the API, not logged as a server fault."""
+    log.info("Refused: %s", title)
+    return gr.Error(message, title=title, print_exception=False)
+
+
 def _run(file_path, sex, age_months):
     if not file_path:
-        raise gr.Error("Please upload an X-ray of the left hand first.", title="No image")
+        raise refuse("Please upload an X-ray of the left hand first.", "No image")
     try:
         return analyse(file_path, sex, age_months, predictor=PREDICTOR)
     except BoneAgeError as exc:
-        raise gr.Error(str(exc), title="Cannot use this input") from None
+        raise refuse(str(exc), exc.title) from None
     except Exception:
         log.exception("Unexpected failure on an upload")
-        raise gr.Error(UNEXPECTED, title="Cannot use this image") from None
+        raise refuse(UNEXPECTED, "Cannot use this image") from None
 
 
 def estimate(file_path, sex, years, months):
@@ -68,7 +73,7 @@ def estimate(file_path, sex, years, months):
     try:
         age = age_from_years_months(years, months)
     except BoneAgeError as exc:
-        raise gr.Error(str(exc), title="Check the age") from None
+        raise refuse(str(exc), exc.title) from None
     result = _run(file_path, sex, age)
     markdown = result_markdown(result) if PREDICTOR else no_model_markdown()
     return overlay_hand(result), model_view(result), markdown, result.to_dict()
@@ -77,14 +82,13 @@ def estimate(file_path, sex, years, months):
 def predict(image, sex, age_months):
     """API: bone age for an image file, the sex ('female'/'male') and the age in months."""
     if PREDICTOR is None:
-        raise gr.Error(
-            "No trained bone-age model is installed on this server, so no estimate can be made.",
-            title="No model",
+        raise refuse(
+            "No trained bone-age model is installed on this server, so no estimate can be made.", "No model"
         )
     try:
         age = parse_age_months(age_months)
     except BoneAgeError as exc:
-        raise gr.Error(str(exc), title="Check the age") from None
+        raise refuse(str(exc), exc.title) from None
     return _run(image, sex, age).to_dict()
 
 
@@ -127,9 +131,9 @@ def build_demo() -> gr.Blocks:
         gr.Markdown(f"<small>{MODEL_STATUS}</small>", elem_id="model-status")
         with gr.Row():
             with gr.Column(scale=1):
+                # No file_types: content is sniffed, and PACS exports often have no extension.
                 upload = gr.File(
                     label="Hand X-ray (PNG, JPEG or DICOM)",
-                    file_types=FILE_TYPES,
                     type="filepath",
                     elem_id="upload",
                 )

@@ -12,8 +12,12 @@ from datetime import date
 
 import numpy as np
 
-from boneage.errors import ImageTooLargeError, InvalidImageError
-from boneage.io import Radiograph, rescale_to_unit
+from boneage.errors import InvalidImageError
+from boneage.io import Radiograph, check_pixel_count, colour_to_gray, rescale_to_unit
+
+GRAYSCALE = {"MONOCHROME1", "MONOCHROME2"}
+# Secondary captures of film are sometimes RGB; they go through the same colour-photo gate.
+COLOUR = {"RGB", "YBR_FULL", "YBR_FULL_422"}
 
 
 def decode_dicom(data: bytes, *, max_pixels: int) -> Radiograph:
@@ -25,27 +29,45 @@ def decode_dicom(data: bytes, *, max_pixels: int) -> Radiograph:
         rows, columns = int(dataset.Rows), int(dataset.Columns)
     except Exception as exc:  # pydicom raises many kinds of errors on bad input
         raise InvalidImageError("This DICOM file could not be read (it may be damaged).") from exc
-    if rows * columns > max_pixels:
-        raise ImageTooLargeError(f"The DICOM image is {columns} x {rows} pixels, too large to open.")
+    check_pixel_count(columns, rows, max_pixels=max_pixels)
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    if photometric not in GRAYSCALE | COLOUR:
+        raise InvalidImageError(
+            f"This DICOM image is stored as {photometric.title()}, which is not used for radiographs."
+        )
     try:
         array = dataset.pixel_array
     except Exception as exc:
         raise InvalidImageError(
             "The DICOM file has no readable image data (unsupported compression or damaged)."
         ) from exc
-    if array.ndim == 3 and array.shape[-1] in (3, 4) and dataset.get("SamplesPerPixel", 1) > 1:
-        array = array[..., :3].mean(axis=-1)
-    elif array.ndim == 3:
+    if photometric in COLOUR:
+        return Radiograph(
+            pixels=_colour_frame(array, dataset),
+            source_format="DICOM",
+            bit_depth=8,
+            metadata=patient_fields(dataset),
+        )
+    if array.ndim == 3:
         array = array[0]  # multi-frame: first frame
     if array.ndim != 2:
         raise InvalidImageError("The DICOM file does not contain a 2-D image.")
     array = apply_modality_lut(array, dataset)
     array = apply_voi_lut(array, dataset, index=0)
     pixels = rescale_to_unit(np.asarray(array, dtype=np.float32))
-    if str(dataset.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+    if photometric == "MONOCHROME1":
         pixels = 1.0 - pixels  # MONOCHROME1: low values are white
     bits = int(dataset.get("BitsStored", dataset.get("BitsAllocated", 16)))
     return Radiograph(pixels=pixels, source_format="DICOM", bit_depth=bits, metadata=patient_fields(dataset))
+
+
+def _colour_frame(array: np.ndarray, dataset) -> np.ndarray:
+    # pydicom's pixel_array already converts YBR to RGB.
+    if array.ndim == 4:
+        array = array[0]  # multi-frame: first frame
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise InvalidImageError("The DICOM file does not contain a 2-D image.")
+    return colour_to_gray(array, top=float(2 ** int(dataset.get("BitsStored", 8)) - 1))
 
 
 def patient_fields(dataset) -> dict:

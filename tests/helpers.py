@@ -66,3 +66,31 @@ def write_kaggle_dataset(
             cv2.imwrite(str(image_dir / f"{sample_id}.png"), synthetic_hand(age, size, seed=index))
             writer.writerow([sample_id, age, male])
     return root
+
+
+def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", **tags) -> Path:
+    """A 12-bit single-frame DICOM Part 10 file, as a CR export would be."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    for key, value in tags.items():
+        setattr(ds, key, value)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def assert_friendly(message: str) -> None:
+    """A message a parent can read: a sentence, short, with no code, paths or exception names."""
+    assert message and message[0].isupper() and message.rstrip().endswith((".", ")")), message
+    assert len(message) < 300, message
+    for leak in ("Traceback", "Error(", "Exception", "errno", "/tmp", "site-packages", "0x", "None"):
+        assert leak not in message, f"{leak!r} in {message!r}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,13 @@ pytestmark = pytest.mark.app
 
 
 @pytest.fixture(scope="module")
-def app_url(trained_weights: Path, tmp_path_factory):
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    with running_app(trained_weights, log) as url:
+def app_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("app") / "app.log"
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_weights: Path, app_log: Path):
+    with running_app(trained_weights, app_log) as url:
         yield url
 
 
@@ -64,3 +69,36 @@ def test_app_without_model_says_so(tmp_path: Path, hand_png: Path):
             client.predict(handle_file(str(hand_png)), "female", 100, api_name="/predict")
         page = __import__("urllib.request").request.urlopen(url).read().decode()
         assert "No trained model is installed" in page
+
+
+def test_bad_uploads_through_the_running_app(client: Client, app_log: Path, hand_png: Path, tmp_path: Path):
+    """A sample of the fuzz corpus over HTTP: each is a friendly error and the server lives on."""
+    from badfiles import BAD_AGES, bad_file_corpus
+    from boneage.predictor import analyse
+    from helpers import assert_friendly
+
+    corpus = bad_file_corpus()
+    for case in corpus[::10]:
+        path = tmp_path / case.filename
+        path.write_bytes(case.data)
+        with pytest.raises(case.expected) as expected:
+            analyse(path, "male", 100)
+        with pytest.raises(AppError) as shown:
+            client.predict(handle_file(str(path)), "male", 100, api_name="/predict")
+        assert str(shown.value) == str(expected.value), case.name
+        assert_friendly(str(shown.value))
+    for age in [a for a in BAD_AGES if isinstance(a, int | float) and math.isfinite(a)]:  # JSON has no NaN
+        with pytest.raises(AppError, match="age"):
+            client.predict(handle_file(str(hand_png)), "female", age, api_name="/predict")
+    result = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
+    assert 0 <= result["bone_age_months"] <= 240
+    assert "Traceback" not in app_log.read_text()  # every failure was an expected, typed one
+
+
+def test_dicom_without_extension_is_accepted(client: Client, tmp_path: Path):
+    """PACS exports are often named IM0001 with no extension: content decides, not the name."""
+    from helpers import synthetic_hand, write_dicom
+
+    path = write_dicom(tmp_path / "IM0001", synthetic_hand(100).astype("uint16") * 16)
+    result = client.predict(handle_file(str(path)), "male", 100, api_name="/predict")
+    assert result["image"]["format"] == "DICOM" and result["image"]["bit_depth"] == 12

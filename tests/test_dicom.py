@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from boneage.dicom import parse_dicom_age
 from boneage.errors import InvalidImageError
 from boneage.io import load_radiograph
-from helpers import synthetic_hand
-
-
-def _dicom(tmp_path, pixels: np.ndarray, photometric="MONOCHROME2", **tags):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(tmp_path / "x.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = pixels.astype(np.uint16).tobytes()
-    for key, value in tags.items():
-        setattr(ds, key, value)
-    path = tmp_path / "x.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+from helpers import synthetic_hand, write_dicom
 
 
 @pytest.fixture
@@ -36,8 +17,13 @@ def hand12() -> np.ndarray:
 
 
 def test_dicom_pixels_and_prefill(tmp_path, hand12):
-    path = _dicom(
-        tmp_path, hand12, PatientSex="F", PatientAge="009Y", PatientName="Doe^Jane", PatientID="12345"
+    path = write_dicom(
+        tmp_path / "x.dcm",
+        hand12,
+        PatientSex="F",
+        PatientAge="009Y",
+        PatientName="Doe^Jane",
+        PatientID="12345",
     )
     radiograph = load_radiograph(path)
     assert radiograph.source_format == "DICOM" and radiograph.bit_depth == 12
@@ -47,13 +33,15 @@ def test_dicom_pixels_and_prefill(tmp_path, hand12):
 
 
 def test_monochrome1_is_inverted(tmp_path, hand12):
-    path = _dicom(tmp_path, hand12.max() - hand12, photometric="MONOCHROME1")
+    path = write_dicom(tmp_path / "x.dcm", hand12.max() - hand12, photometric="MONOCHROME1")
     radiograph = load_radiograph(path)
     assert np.corrcoef(radiograph.pixels.ravel(), hand12.ravel())[0, 1] > 0.999
 
 
 def test_age_from_birth_and_study_dates(tmp_path, hand12):
-    path = _dicom(tmp_path, hand12, PatientBirthDate="20150301", StudyDate="20250901", PatientSex="M")
+    path = write_dicom(
+        tmp_path / "x.dcm", hand12, PatientBirthDate="20150301", StudyDate="20250901", PatientSex="M"
+    )
     assert load_radiograph(path).metadata == {"sex": "male", "age_months": 126.0}
 
 
@@ -66,6 +54,21 @@ def test_dicom_age_strings(value, months):
 
 
 def test_truncated_dicom_is_invalid(tmp_path, hand12):
-    data = _dicom(tmp_path, hand12).read_bytes()
+    data = write_dicom(tmp_path / "x.dcm", hand12).read_bytes()
     with pytest.raises(InvalidImageError):
         load_radiograph(data[: len(data) // 3])
+
+
+def test_rgb_secondary_capture_of_a_radiograph_is_gray(tmp_path, hand12):
+    """Film digitised as RGB: equal channels pass the colour gate and decode to the same image."""
+    from pydicom import dcmread
+
+    path = write_dicom(tmp_path / "x.dcm", hand12)
+    ds = dcmread(path)
+    gray8 = (hand12 // 16).astype(np.uint8)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelData = np.repeat(gray8[..., None], 3, axis=2).tobytes()
+    ds.save_as(path)
+    radiograph = load_radiograph(path)
+    np.testing.assert_allclose(radiograph.pixels, gray8 / 255.0, atol=2e-3)
