@@ -12,12 +12,13 @@ import os
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from boneage import __version__
 from boneage.errors import BoneAgeError, ModelNotInstalledError, WeightsIntegrityError
 from boneage.inputs import age_from_years_months, parse_age_months
 from boneage.io import MAX_FILE_BYTES, load_radiograph
-from boneage.predictor import Predictor, analyse
+from boneage.predictor import BackgroundPredictor, Predictor, analyse
 from boneage.report import (
     DISCLAIMER,
     model_view,
@@ -26,28 +27,51 @@ from boneage.report import (
     preview_image,
     result_markdown,
 )
+from boneage.weights import resolve_weights
 
 log = logging.getLogger("boneage.app")
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "shared" / "data" / "atlas-pedrad" / "images"
+# Serving settings, chosen from benchmarks/bench_load.py on 2 CPU cores (see benchmarks/README.md);
+# the environment overrides them so the benchmark can sweep them.
+CONCURRENCY = int(os.environ.get("BONEAGE_CONCURRENCY", "2"))
+QUEUE_SIZE = int(os.environ.get("BONEAGE_QUEUE_SIZE", "32"))
+TORCH_THREADS = int(os.environ.get("BONEAGE_TORCH_THREADS", "0"))  # 0: torch's default (all cores)
 UNEXPECTED = "Something went wrong while reading this image. Please try another file or export."
 
 
-def load_predictor() -> tuple[Predictor | None, str]:
-    """Load the model once at start; on failure the app still runs and says why."""
+def start_model() -> tuple[BackgroundPredictor | None, str]:
+    """Resolve and verify the weights now; build the model in the background.
+
+    On failure the app still runs and says why. The page is served while timm imports.
+    """
+    if TORCH_THREADS:
+        torch.set_num_threads(TORCH_THREADS)
     try:
-        predictor = Predictor.load()
+        resolved = resolve_weights()
     except ModelNotInstalledError as exc:
         log.warning("No model: %s", exc)
         return None, "No trained model is installed: the app shows the prepared image but no bone age."
     except WeightsIntegrityError as exc:
         log.error("Model refused: %s", exc)
         return None, "The installed model failed its integrity check and was not loaded."
-    info = predictor.info
+    model = BackgroundPredictor(resolved)
+    info = model.info
     mae = f", validation MAE {info.validation_mae_months:.1f} months" if info.validation_mae_months else ""
-    return predictor, f"Model: {info.name} v{info.version} ({info.source} weights{mae})."
+    return model, f"Model: {info.name} v{info.version} ({info.source} weights{mae})."
 
 
-PREDICTOR, MODEL_STATUS = load_predictor()
+MODEL, MODEL_STATUS = start_model()
+
+
+def predictor() -> Predictor | None:
+    """The loaded model (waiting for it during the first seconds), or None when none is installed."""
+    if MODEL is None:
+        return None
+    try:
+        return MODEL.get()
+    except Exception:
+        log.exception("The model could not be built")
+        raise refuse("The installed model could not be loaded. Please try again later.", "No model") from None
 
 
 def refuse(message: str, title: str) -> gr.Error:
@@ -60,7 +84,7 @@ def _run(file_path, sex, age_months):
     if not file_path:
         raise refuse("Please upload an X-ray of the left hand first.", "No image")
     try:
-        return analyse(file_path, sex, age_months, predictor=PREDICTOR)
+        return analyse(file_path, sex, age_months, predictor=predictor())
     except BoneAgeError as exc:
         raise refuse(str(exc), exc.title) from None
     except Exception:
@@ -75,13 +99,13 @@ def estimate(file_path, sex, years, months):
     except BoneAgeError as exc:
         raise refuse(str(exc), exc.title) from None
     result = _run(file_path, sex, age)
-    markdown = result_markdown(result) if PREDICTOR else no_model_markdown()
+    markdown = result_markdown(result) if result.bone_age_months is not None else no_model_markdown()
     return overlay_hand(result), model_view(result), markdown, result.to_dict()
 
 
 def predict(image, sex, age_months):
     """API: bone age for an image file, the sex ('female'/'male') and the age in months."""
-    if PREDICTOR is None:
+    if MODEL is None:
         raise refuse(
             "No trained bone-age model is installed on this server, so no estimate can be made.", "No model"
         )
@@ -149,7 +173,7 @@ def build_demo() -> gr.Blocks:
                 uploaded = gr.Image(label="Your upload", interactive=False, height=320)
             with gr.Column(scale=2):
                 result = gr.Markdown(
-                    "Results will appear here." if PREDICTOR else no_model_markdown(), elem_id="result"
+                    "Results will appear here." if MODEL else no_model_markdown(), elem_id="result"
                 )
                 with gr.Row():
                     outline = gr.Image(
@@ -170,10 +194,16 @@ def build_demo() -> gr.Blocks:
             [upload, sex, years, months],
             [outline, processed, result, summary],
             api_visibility="private",
-            concurrency_limit=2,
+            concurrency_limit=CONCURRENCY,
+            concurrency_id="model",  # the UI and the API share one pool of model workers
         )
         api_button.click(
-            predict, [upload, sex_text, age_months], summary, api_name="predict", concurrency_limit=2
+            predict,
+            [upload, sex_text, age_months],
+            summary,
+            api_name="predict",
+            concurrency_limit=CONCURRENCY,
+            concurrency_id="model",
         )
         if rows := examples():  # the atlas lives beside the checkout, not in the Space
             gr.Examples(rows, [upload, sex, years, months], label="Atlas standard radiographs to try")
@@ -185,7 +215,7 @@ demo = build_demo()
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    demo.queue(max_size=32).launch(
+    demo.queue(max_size=QUEUE_SIZE).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_BYTES,

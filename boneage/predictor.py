@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+import threading
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from boneage.preprocess import (
     to_model_input,
 )
 from boneage.reference import Interpretation, interpret_gap
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_model, resolve_weights
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, load_model, resolve_weights
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Analysis:
     gap_months: float | None = None
     interpretation: Interpretation | None = None
     model: ModelInfo | None = None
+    timing_ms: dict[str, float] = field(default_factory=dict)  # decode, preprocess, model
 
     def to_dict(self) -> dict:
         """JSON-safe summary (no pixel arrays)."""
@@ -75,6 +78,7 @@ class Analysis:
                 "crop_box": list(self.preprocessed.crop_box),
                 "inverted": self.preprocessed.inverted,
             },
+            "timing_ms": {step: round(ms, 1) for step, ms in self.timing_ms.items()},
         }
 
 
@@ -86,7 +90,8 @@ class Predictor:
     """A loaded model with its manifest; load once, call many times (thread-safe for inference)."""
 
     def __init__(self, model: BoneAgeRegressor, manifest: Manifest, source: str = "explicit"):
-        self.model = model.eval()
+        # channels-last convolutions are 10-20 % faster on CPU for the same numbers.
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.manifest = manifest
         self.info = ModelInfo.from_manifest(manifest, source)
         self.preprocess_config = PreprocessConfig.from_dict(manifest.preprocess)
@@ -97,19 +102,54 @@ class Predictor:
         explicit: str | os.PathLike | None = None,
         weights_dir: str | os.PathLike = DEFAULT_WEIGHTS_DIR,
     ) -> Predictor:
-        resolved = resolve_weights(explicit, weights_dir)
+        return cls.from_resolved(resolve_weights(explicit, weights_dir))
+
+    @classmethod
+    def from_resolved(cls, resolved: ResolvedWeights) -> Predictor:
         return cls(load_model(resolved), resolved.manifest, resolved.source)
 
     @torch.inference_mode()
     def predict_months(self, images: list[np.ndarray], male: list[bool]) -> np.ndarray:
         """Bone age in months for already-preprocessed images."""
-        batch = to_model_input(images)
+        batch = to_model_input(images).to(memory_format=torch.channels_last)
         sex = torch.tensor([1.0 if m else 0.0 for m in male])
         months = self.model(batch, sex).clamp(0.0, 240.0)
         return months.cpu().numpy()
 
     def analyse(self, source: ImageSource | Radiograph, sex: object, age_months: object) -> Analysis:
         return analyse(source, sex, age_months, predictor=self)
+
+
+class BackgroundPredictor:
+    """Builds the model in a thread, so a server can answer while timm imports (about 3 s).
+
+    The weights are resolved and verified before this is made, so what it will load is known
+    at once (``info``); ``get`` waits for the model and re-raises a failure to build it.
+    """
+
+    def __init__(self, resolved: ResolvedWeights):
+        self.info = ModelInfo.from_manifest(resolved.manifest, resolved.source)
+        self._resolved = resolved
+        self._predictor: Predictor | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._load, name="load-model", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._predictor = Predictor.from_resolved(self._resolved)
+        except BaseException as exc:  # handed to every caller of get()
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    def get(self, timeout: float | None = 120.0) -> Predictor:
+        if not self._ready.wait(timeout):
+            raise TimeoutError("The model is still loading.")
+        if self._error is not None:
+            raise self._error
+        assert self._predictor is not None
+        return self._predictor
 
 
 def analyse(
@@ -126,15 +166,34 @@ def analyse(
     """
     child_sex = parse_sex(sex)
     age = parse_age_months(age_months)
+    clock = _Clock()
     radiograph = source if isinstance(source, Radiograph) else load_radiograph(_as_source(source))
+    clock.lap("decode")
     config = predictor.preprocess_config if predictor else (config or PreprocessConfig())
     processed = preprocess(radiograph.pixels, config)
+    clock.lap("preprocess")
     if predictor is None:
-        return Analysis(child_sex, age, radiograph, processed)
+        return Analysis(child_sex, age, radiograph, processed, timing_ms=clock.laps)
     bone_age = float(predictor.predict_months([processed.image], [child_sex == "male"])[0])
+    clock.lap("model")
     gap = bone_age - age
     meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months)
-    return Analysis(child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info)
+    return Analysis(
+        child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info, timing_ms=clock.laps
+    )
+
+
+class _Clock:
+    """Wall time per step, so the API and the benchmarks can say where a request's time went."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = 1000 * (now - self._last)
+        self._last = now
 
 
 def _as_source(source: ImageSource) -> ImageSource:

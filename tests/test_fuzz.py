@@ -45,7 +45,7 @@ def test_bad_file_gets_its_typed_error_and_a_friendly_message(case: BadFile, tmp
 def app_module():
     import app
 
-    assert app.PREDICTOR is None  # no model in weights/: the UI still validates and preprocesses
+    assert app.MODEL is None  # no model in weights/: the UI still validates and preprocesses
     return app
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from boneage.errors import InvalidAgeError, InvalidImageError, InvalidSexError
-from boneage.predictor import Predictor, analyse
+from boneage.errors import InvalidAgeError, InvalidImageError, InvalidSexError, WeightsIntegrityError
+from boneage.predictor import BackgroundPredictor, Predictor, analyse
 from boneage.report import (
     DISPLAY_SIDE,
     model_view,
@@ -15,6 +15,7 @@ from boneage.report import (
     preview_image,
     result_markdown,
 )
+from boneage.weights import Manifest, ResolvedWeights, resolve_weights
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,8 @@ def test_prediction_result(predictor: Predictor, hand_png: Path):
     assert summary["interpretation"]["category"] in {"normal", "advanced", "delayed"}
     assert summary["expected_error_months"] == predictor.manifest.metrics["val_mae_months"]
     assert summary["image"]["width"] == 320
+    assert set(summary["timing_ms"]) == {"decode", "preprocess", "model"}
+    assert all(ms >= 0 for ms in summary["timing_ms"].values())
 
 
 def test_same_input_same_answer(predictor: Predictor, hand_png: Path):
@@ -94,3 +97,22 @@ def test_preview_is_capped_at_display_size():
     assert preview_image(big).shape == (DISPLAY_SIDE, 576, 3)
     small = np.zeros((300, 200), np.float32)
     assert preview_image(small).shape == (300, 200, 3)  # never enlarged
+
+
+def test_background_predictor_gives_the_same_model(
+    predictor: Predictor, trained_weights: Path, hand_png: Path
+):
+    background = BackgroundPredictor(resolve_weights(trained_weights))
+    assert background.info == predictor.info  # known before the model is built
+    loaded = background.get(timeout=60)
+    a = loaded.analyse(hand_png, "male", 100).bone_age_months
+    assert a == pytest.approx(predictor.analyse(hand_png, "male", 100).bone_age_months, abs=1e-4)
+
+
+def test_background_predictor_hands_a_build_failure_to_every_caller(trained_weights: Path):
+    resolved = resolve_weights(trained_weights)
+    manifest = Manifest.from_dict({**resolved.manifest.to_dict(), "architecture_kwargs": {"input_size": 96}})
+    background = BackgroundPredictor(ResolvedWeights(manifest, resolved.path, resolved.source))
+    for _ in range(2):
+        with pytest.raises(WeightsIntegrityError, match="do not fit"):
+            background.get(timeout=60)
