@@ -27,6 +27,7 @@ from boneage.report import (
     preview_image,
     result_markdown,
 )
+from boneage.runtime import limit_malloc_arenas
 from boneage.weights import resolve_weights
 
 log = logging.getLogger("boneage.app")
@@ -215,6 +216,7 @@ demo = build_demo()
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
+    limit_malloc_arenas(2)  # before the server's worker threads exist: memory stays flat under load
     demo.queue(max_size=QUEUE_SIZE).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -113,3 +114,18 @@ def test_tiny_image_is_refused():
 def test_missing_file(tmp_path):
     with pytest.raises(InvalidImageError, match="not found"):
         load_radiograph(tmp_path / "nope.png")
+
+
+def test_malloc_arena_cap_applies_on_glibc():
+    """The server caps glibc malloc arenas (flat memory in the soak benchmark); elsewhere a no-op."""
+    import platform
+    import subprocess
+    import sys
+
+    code = "from boneage.runtime import limit_malloc_arenas; print(limit_malloc_arenas(2))"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    ).stdout
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert out.strip() == str(glibc)
