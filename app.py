@@ -84,8 +84,9 @@ def refuse(message: str, title: str) -> gr.Error:
 def _run(file_path, sex, age_months):
     if not file_path:
         raise refuse("Please upload an X-ray of the left hand first.", "No image")
+    model = predictor()  # outside the try: its own refusal must not become "unexpected"
     try:
-        return analyse(file_path, sex, age_months, predictor=predictor())
+        return analyse(file_path, sex, age_months, predictor=model)
     except BoneAgeError as exc:
         raise refuse(str(exc), exc.title) from None
     except Exception:

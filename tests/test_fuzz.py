@@ -201,3 +201,23 @@ def test_largest_allowed_image_costs_a_bounded_amount_of_memory():
     bomb = png_bomb(side, side)
     increase = _peak_rss_increase_mb(lambda: load_radiograph(bomb))
     assert increase < 8 * MAX_PIXELS / 2**20  # under 8 bytes per allowed pixel (about 380 MB)
+
+
+def test_ui_says_plainly_when_the_model_failed_to_build(
+    app_module, trained_weights: Path, hand_png: Path, monkeypatch
+):
+    from boneage.predictor import BackgroundPredictor
+    from boneage.weights import Manifest, ResolvedWeights, resolve_weights
+
+    resolved = resolve_weights(trained_weights)
+    wrong = Manifest.from_dict({**resolved.manifest.to_dict(), "architecture_kwargs": {"input_size": 96}})
+    monkeypatch.setattr(
+        app_module, "MODEL", BackgroundPredictor(ResolvedWeights(wrong, resolved.path, "local"))
+    )
+    for call in (
+        lambda: app_module.estimate(str(hand_png), "Male", 8, 0),
+        lambda: app_module.predict(str(hand_png), "male", 96),
+    ):
+        with pytest.raises(gr.Error) as caught:
+            call()
+        assert caught.value.title == "No model" and "could not be loaded" in caught.value.message
