@@ -19,18 +19,18 @@ the model.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 from benchlib import ATLAS, ROOT, machine, percentile, print_table, radiograph_at_size, write_json
+
+sys.path.insert(0, str(ROOT / "tests"))
+from appserver import app_process  # noqa: E402  (the same launcher the app tests use)
 
 
 def train_timing_weights(out: Path, architecture: str, size: int) -> Path:
@@ -48,48 +48,16 @@ def train_timing_weights(out: Path, architecture: str, size: int) -> Path:
     return out
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def app_server(weights: Path, concurrency: int, threads: int, log: Path):
-    """Start app.py; yield (url, pid, perf_counter at launch) once the page answers."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "HF_HUB_OFFLINE": "1",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "BONEAGE_WEIGHTS": str(weights),
+    """Start app.py with one serving setting; yield (url, pid, perf_counter at launch)."""
+    settings = {
         "BONEAGE_CONCURRENCY": str(concurrency),
         "BONEAGE_TORCH_THREADS": str(threads),
         "BONEAGE_QUEUE_SIZE": "64",
     }
-    url = f"http://127.0.0.1:{port}/"
-    started = time.perf_counter()
-    with open(log, "w") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=handle, stderr=handle
-        )
-    try:
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"app.py exited:\n{log.read_text()}")
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield url, process.pid, started
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with app_process(weights, log, extra_env=settings) as (url, process, launched):
+        yield url, process.pid, launched
 
 
 def drive(url: str, pid: int, image: Path, callers: int, per_caller: int, on_done=None) -> dict:

@@ -21,7 +21,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(weights: Path | None, log_path: Path, timeout: float = 120.0):
+def app_process(weights: Path | None, log_path: Path, timeout: float = 120.0, extra_env: dict | None = None):
+    """Yield (url, process, perf_counter at launch) once the page answers; stop the app after."""
     port = free_port()
     env = {
         **os.environ,
@@ -31,9 +32,11 @@ def running_app(weights: Path | None, log_path: Path, timeout: float = 120.0):
         "GRADIO_ANALYTICS_ENABLED": "False",
         # An empty folder means: no model installed.
         "BONEAGE_WEIGHTS": str(weights) if weights else str(log_path.parent / "no-weights"),
+        **(extra_env or {}),
     }
     url = f"http://127.0.0.1:{port}/"
     with open(log_path, "w") as log:
+        launched = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -48,11 +51,17 @@ def running_app(weights: Path | None, log_path: Path, timeout: float = 120.0):
                 except OSError:
                     if time.time() > deadline:
                         raise TimeoutError(f"app.py did not start:\n{log_path.read_text()}") from None
-                    time.sleep(0.5)
-            yield url
+                    time.sleep(0.05)
+            yield url, process, launched
         finally:
             process.terminate()
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def running_app(weights: Path | None, log_path: Path, timeout: float = 120.0):
+    with app_process(weights, log_path, timeout) as (url, _process, _launched):
+        yield url
