@@ -9,6 +9,7 @@ and broken DICOMs.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -73,6 +74,7 @@ def jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
     return data[:at] + struct.pack(">HH", height, width) + data[at + 4 :]
 
 
+@functools.cache
 def _hand_images() -> dict[str, bytes]:
     hand = Image.fromarray(synthetic_hand(120))
     hand16 = Image.fromarray(synthetic_hand(120).astype(np.uint16) * 257)
