@@ -39,7 +39,8 @@ class PreprocessConfig:
     sharpen_amount: float = 0.6
     sharpen_sigma: float = 1.0
     min_hand_fraction: float = 0.05
-    min_hand_contrast: float = 0.04
+    min_hand_contrast: float = 0.05  # share of the image's grey range; see hand_contrast
+    min_hand_contrast_full_scale: float = 0.01  # and in full-scale units: flat noise is no hand
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,19 +70,8 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
         NotAHandRadiographError: no hand-sized object was found.
     """
     config = config or PreprocessConfig()
-    pixels, inverted = normalise_polarity(pixels)
-    source_mask = segment_hand(pixels)
+    pixels, source_mask, inverted = find_hand(pixels, config)
     hand_fraction = float(source_mask.mean())
-    if hand_fraction < config.min_hand_fraction:
-        raise NotAHandRadiographError(
-            "No hand could be found in this image. Please upload a radiograph of the whole left "
-            "hand and wrist, palm down, on a dark background."
-        )
-    if hand_contrast(pixels, source_mask) < config.min_hand_contrast:
-        raise NotAHandRadiographError(
-            "This image has no object that stands out from the background like a hand on an "
-            "X-ray. Please upload the radiograph of the left hand."
-        )
     crop_box = bounding_box(source_mask, margin=config.crop_margin)
     image = crop(pixels, crop_box)
     mask = crop(source_mask.astype(np.uint8), crop_box)
@@ -103,6 +93,28 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
     )
 
 
+def find_hand(pixels: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Bright-on-dark pixels, the hand's mask and whether the input was inverted; the image gate.
+
+    Raises:
+        NotAHandRadiographError: no hand-sized object, or none that stands out from the background.
+    """
+    pixels, inverted = normalise_polarity(pixels)
+    mask = segment_hand(pixels)
+    if float(mask.mean()) < config.min_hand_fraction:
+        raise NotAHandRadiographError(
+            "No hand could be found in this image. Please upload a radiograph of the whole left "
+            "hand and wrist, palm down, on a dark background."
+        )
+    relative, full_scale = hand_contrast(pixels, mask)
+    if relative < config.min_hand_contrast or full_scale < config.min_hand_contrast_full_scale:
+        raise NotAHandRadiographError(
+            "This image has no object that stands out from the background like a hand on an "
+            "X-ray. Please upload the radiograph of the left hand."
+        )
+    return pixels, mask, inverted
+
+
 def normalise_polarity(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
     """Make bone bright on a dark background; invert images whose border is mostly bright."""
     border = border_pixels(pixels, width=max(2, min(pixels.shape) // 50))
@@ -122,16 +134,21 @@ def border_pixels(pixels: np.ndarray, width: int) -> np.ndarray:
     )
 
 
-def hand_contrast(pixels: np.ndarray, mask: np.ndarray) -> float:
-    """Mean intensity of the hand minus the background, in full-scale units (0-1).
+def hand_contrast(pixels: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Mean intensity of the hand minus the background: (share of the image's grey range, full scale).
 
-    Estimated on a regular subsample of about a megapixel: it is a gate, not a measurement.
+    Relative, not in full-scale units: many real radiographs use only a narrow band of grey
+    levels (an underexposed film scanned dark), and their hand still stands out within it.
+    The range is the 1st-99th percentile spread. Estimated on a regular subsample of about a
+    megapixel: it is a gate, not a measurement.
     """
     step = max(1, math.ceil(math.sqrt(mask.size / 1_000_000)))
     pixels, mask = pixels[::step, ::step], mask[::step, ::step]
     if mask.all() or not mask.any():
-        return 0.0
-    return float(pixels[mask].mean() - pixels[~mask].mean())
+        return 0.0, 0.0
+    low, high = np.percentile(pixels, [1, 99])
+    difference = float(pixels[mask].mean() - pixels[~mask].mean())
+    return difference / max(float(high - low), 1e-6), difference
 
 
 def bounding_box(mask: np.ndarray, margin: float = 0.0) -> tuple[int, int, int, int]:

@@ -13,6 +13,9 @@ import cv2
 import numpy as np
 
 WORK_SIDE = 512
+# A mask over more than this share of the image is the exposed field, not a hand.
+FIELD_FRACTION = 0.8
+MIN_INNER_FRACTION = 0.08
 
 
 class HandSegmenter(Protocol):
@@ -30,17 +33,30 @@ def segment_hand(pixels: np.ndarray) -> np.ndarray:
     gray = _stretch_to_uint8(small)
     side = max(gray.shape)
     gray = cv2.GaussianBlur(gray, (0, 0), sigmaX=max(1.0, side / 256))
-    threshold = tissue_threshold(gray)
+    mask = _threshold_mask(gray, tissue_threshold(gray))
+    if mask.mean() > FIELD_FRACTION:
+        # Collimated plates: the first threshold found the exposed field inside a dark frame,
+        # not the hand. The hand is the bright part of that field, so threshold again inside it.
+        inner = _threshold_mask(gray, otsu_threshold(gray[mask]), within=mask)
+        if MIN_INNER_FRACTION < inner.mean() < FIELD_FRACTION:
+            mask = inner
+    if scale < 1.0:
+        mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    return mask.astype(bool)
+
+
+def _threshold_mask(gray: np.ndarray, threshold: float, within: np.ndarray | None = None) -> np.ndarray:
+    """Pixels above ``threshold``, cleaned: frame cleared, opened, closed, largest part, holes filled."""
+    side = max(gray.shape)
     binary = (gray > threshold).astype(np.uint8)
+    if within is not None:
+        binary &= within.astype(np.uint8)
     # Scanned plates often have bright frame edges; a thin cleared frame detaches them.
     edge = max(2, side // 100)
     binary[:edge], binary[-edge:], binary[:, :edge], binary[:, -edge:] = 0, 0, 0, 0
     binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, _disk(max(1, side // 128)))
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, _disk(max(1, side // 64)))
-    mask = fill_holes(largest_component(binary))
-    if scale < 1.0:
-        mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-    return mask.astype(bool)
+    return fill_holes(largest_component(binary))
 
 
 def _stretch_to_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -50,6 +66,11 @@ def _stretch_to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round(np.clip((pixels - low) / (high - low), 0, 1) * 255).astype(np.uint8)
 
 
+def otsu_threshold(gray: np.ndarray) -> float:
+    threshold, _ = cv2.threshold(gray.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return float(threshold)
+
+
 def tissue_threshold(gray: np.ndarray) -> float:
     """Threshold between background and soft tissue.
 
@@ -57,7 +78,7 @@ def tissue_threshold(gray: np.ndarray) -> float:
     darker class finds the background/tissue boundary when the histogram has three modes. We keep
     the lower of the two only when that darker class is itself clearly bimodal.
     """
-    otsu, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    otsu = otsu_threshold(gray)
     dark = gray[gray <= otsu]
     if dark.size < 100:
         return float(otsu)

@@ -142,3 +142,19 @@ def test_config_round_trips_through_dict():
 def test_larger_inputs_give_same_size_output():
     big = cv2.resize(synthetic_hand(60), (960, 1200)).astype(np.float32) / 255
     assert preprocess(big, PreprocessConfig(size=128)).image.shape == (128, 128)
+
+
+def test_hand_inside_a_collimated_field_is_found(hand_pixels):
+    """A dark frame around a grey exposed field: the mask is the hand, not the whole field."""
+    field = 0.3 + 0.5 * hand_pixels
+    framed = np.pad(field, 10, constant_values=0.02)
+    mask = segment_hand(framed)
+    assert 0.08 < mask.mean() < 0.6
+    assert not mask[14:18, 14:18].any(), "grey field corner is background"
+
+
+def test_dim_low_contrast_radiograph_is_accepted(hand_pixels):
+    """An underexposed film that uses only a narrow grey band still shows its hand."""
+    dim = (0.15 + 0.12 * hand_pixels).astype(np.float32)
+    result = preprocess(dim, PreprocessConfig(size=128))
+    assert 0.1 < result.hand_fraction < 0.7

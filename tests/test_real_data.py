@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 import pytest
 
 from boneage.data import read_samples
+from boneage.errors import NotAHandRadiographError
 from boneage.io import load_radiograph
 from boneage.predictor import analyse
-from boneage.preprocess import PreprocessConfig, preprocess
+from boneage.preprocess import PreprocessConfig, find_hand, preprocess
 from conftest import SHARED_DATA
 
 
@@ -49,3 +52,22 @@ def test_rsna_images_if_present():
         result = preprocess(load_radiograph(sample.path).pixels)
         assert result.image.shape == (384, 384)
         assert np.isfinite(result.image).all()
+
+
+def test_real_rsna_radiographs_are_almost_never_refused():
+    """At most 0.5% of the 12,010 real RSNA radiographs may be refused by the chain."""
+    root = SHARED_DATA / "rsna-train-100"
+    if not (root / "boneage-training-dataset.csv").is_file():
+        pytest.skip("../shared/data/rsna-train-100 is not present")
+    samples = read_samples(root)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        refused = [r for r in pool.map(_refusal, [s.path for s in samples], chunksize=64) if r]
+    assert len(refused) <= 0.005 * len(samples), refused
+
+
+def _refusal(path) -> str | None:
+    try:
+        find_hand(load_radiograph(path).pixels, PreprocessConfig())
+    except NotAHandRadiographError as exc:
+        return f"{path.name}: {exc}"
+    return None
