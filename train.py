@@ -1,8 +1,13 @@
 """Train a bone-age model on data in the RSNA Kaggle layout and write weights + manifest + report.
 
-    python train.py --data ../shared/data/rsna-boneage --out weights \
-        --arch efficientnet-b0-sex --size 384 --epochs 30 --external-eval ../shared/data/atlas-pedrad
+The shipped model (see weights/manifest.json for the exact command):
 
+    python train.py --data ../shared/data/rsna-train-100 --source-size 100 --out weights \\
+        --arch efficientnet-lite0-sex --pretrained --size 128 --epochs 14 --batch-size 64 \\
+        --reframe-eval --external-eval ../shared/data/atlas-pedrad
+
+A long run is checkpointed after every epoch; run the same command with --resume to continue.
+Several GPUs (or CPU processes): torchrun --nproc_per_node N train.py ...
 All logic lives in boneage.training; this file only parses arguments.
 """
 
@@ -10,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from boneage.errors import BoneAgeError
 from boneage.models import list_models
+from boneage.source import SourceTransform
 from boneage.training import TrainConfig, train
 
 
@@ -22,13 +29,27 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, required=True, help="folder in the Kaggle layout")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", type=Path, help="folder in the Kaggle layout")
+    data.add_argument("--download", action="store_true", help="fetch the RSNA set from Kaggle (kagglehub)")
     parser.add_argument(
         "--out", type=Path, default=Path("runs/latest"), help="where weights, manifest and report go"
     )
     parser.add_argument("--arch", default="efficientnet-b0-sex", choices=list_models())
     parser.add_argument("--backbone", help="timm backbone name (for --arch timm-sex)")
-    parser.add_argument("--size", type=int, default=384, help="input side in pixels")
+    parser.add_argument("--pretrained", action="store_true", help="start the backbone from ImageNet weights")
+    parser.add_argument("--size", type=int, default=384, help="model input side in pixels")
+    parser.add_argument(
+        "--source-size",
+        type=int,
+        help="the training images are whole radiographs resized to NxN (e.g. 100 for rsna-train-100); "
+        "uploads are then formed the same way",
+    )
+    parser.add_argument(
+        "--source-resample", default="nearest", help="how they were resized (default nearest)"
+    )
+    parser.add_argument("--whole-image", action="store_true", help="do not crop to the hand")
+    parser.add_argument("--no-mask", action="store_true", help="keep the background instead of blacking it")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -38,17 +59,37 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--limit", type=int, help="use only the first N images (quick runs)")
     parser.add_argument("--cache", type=Path, help="preprocessed-image cache folder (default: OUT/cache)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument(
+        "--stop-after", type=int, help="stop (checkpointed) after this epoch; --resume continues"
+    )
+    parser.add_argument(
+        "--reframe-eval", action="store_true", help="also evaluate re-framed validation images"
+    )
     parser.add_argument("--external-eval", type=Path, help="another Kaggle-layout folder to report MAE on")
     parser.add_argument("--name", help="model name (default: ARCH-SIZE)")
     parser.add_argument("--version", default="0.1.0")
     parser.add_argument("--dataset-name", help="how the manifest describes the training data")
     args = parser.parse_args(argv)
+    if args.download:
+        from boneage.download import download_rsna
+
+        args.data = download_rsna()
+    source = (
+        SourceTransform(args.source_size, args.source_size, args.source_resample)
+        if args.source_size
+        else None
+    )
     return TrainConfig(
         data_dir=args.data,
         out_dir=args.out,
         architecture=args.arch,
         architecture_kwargs={"backbone": args.backbone} if args.backbone else {},
+        pretrained=args.pretrained,
         image_size=args.size,
+        source_transform=source,
+        crop_to_hand=not args.whole_image,
+        mask_background=not args.no_mask,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -58,20 +99,29 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         limit=args.limit,
         cache_dir=args.cache,
         device=args.device,
+        resume=args.resume,
+        stop_after=args.stop_after,
+        reframe_eval=args.reframe_eval,
         external_eval=args.external_eval,
         name=args.name,
         version=args.version,
         dataset_name=args.dataset_name,
+        command=shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)]),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_args(argv)
     try:
+        config = parse_args(argv)
         result = train(config)
     except BoneAgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if "worker_rank" in result:
+        return 0
+    if "manifest" not in result:
+        print(f"stopped after epoch {result.get('stopped_after')}; continue with --resume")
+        return 0
     print(json.dumps(result["metrics"], indent=2))
     print(f"weights, manifest and report written to {config.out_dir}")
     return 0

@@ -101,7 +101,7 @@ def _preprocess_one(args: tuple[str, dict]) -> np.ndarray | str:
     try:
         result = preprocess(load_radiograph(path).pixels, PreprocessConfig.from_dict(config))
     except BoneAgeError as exc:
-        return f"{Path(path).name}: {exc}"
+        return str(exc)
     return np.round(result.image * 255).astype(np.uint8)
 
 
@@ -110,16 +110,25 @@ def cache_key(samples: list[Sample], config: PreprocessConfig) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def build_cache(
-    samples: list[Sample], config: PreprocessConfig, cache_dir: Path, workers: int = 2
-) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocess every sample once; returns (uint8 images N x S x S, bool ok mask)."""
+@dataclass(frozen=True)
+class Cache:
+    """Preprocessed images (uint8 N x S x S), which succeeded, and why the others were refused."""
+
+    images: np.ndarray
+    ok: np.ndarray
+    refused: dict[str, str]  # sample id -> the chain's message
+
+
+def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path, workers: int = 2) -> Cache:
+    """Preprocess every sample once (reused across runs with the same images and settings)."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     key = cache_key(samples, config)
     images_path, ok_path = cache_dir / f"{key}.images.npy", cache_dir / f"{key}.ok.npy"
-    if images_path.is_file() and ok_path.is_file():
-        return np.load(images_path, mmap_mode="r"), np.load(ok_path)
+    refused_path = cache_dir / f"{key}.refused.json"
+    if images_path.is_file() and ok_path.is_file() and refused_path.is_file():
+        refused = json.loads(refused_path.read_text())
+        return Cache(np.load(images_path, mmap_mode="r"), np.load(ok_path), refused)
     images = np.lib.format.open_memmap(
         cache_dir / f"{key}.partial.npy",
         mode="w+",
@@ -127,46 +136,51 @@ def build_cache(
         shape=(len(samples), config.size, config.size),
     )
     ok = np.zeros(len(samples), dtype=bool)
-    failures = []
+    refused: dict[str, str] = {}
     jobs = [(str(s.path), config.to_dict()) for s in samples]
     progress = tqdm(total=len(jobs), desc="preprocess", unit="img")
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = pool.map(_preprocess_one, jobs, chunksize=8)
             for index, result in enumerate(results):
-                failures += _store(images, ok, index, result)
+                _store(images, ok, refused, samples[index].id, index, result)
                 progress.update()
     else:
         for index, job in enumerate(jobs):
-            failures += _store(images, ok, index, _preprocess_one(job))
+            _store(images, ok, refused, samples[index].id, index, _preprocess_one(job))
             progress.update()
     progress.close()
     images.flush()
     del images
     (cache_dir / f"{key}.partial.npy").rename(images_path)
     np.save(ok_path, ok)
-    if failures:
-        (cache_dir / f"{key}.failures.txt").write_text("\n".join(failures) + "\n")
-        tqdm.write(f"{len(failures)} image(s) failed preprocessing; see {key}.failures.txt")
-    return np.load(images_path, mmap_mode="r"), ok
+    refused_path.write_text(json.dumps(refused, indent=1) + "\n")
+    if refused:
+        tqdm.write(f"{len(refused)} image(s) refused by the chain; listed in {refused_path}")
+    return Cache(np.load(images_path, mmap_mode="r"), ok, refused)
 
 
-def _store(images: np.ndarray, ok: np.ndarray, index: int, result: np.ndarray | str) -> list[str]:
+def _store(images, ok, refused: dict, sample_id: str, index: int, result: np.ndarray | str) -> None:
     if isinstance(result, str):
-        return [result]
+        refused[sample_id] = result
+        return
     images[index] = result
     ok[index] = True
-    return []
 
 
 class CachedImages(torch.utils.data.Dataset):
-    """Cached preprocessed images with labels; light geometric/intensity augmentation if asked."""
+    """Cached preprocessed images with labels; geometric/intensity augmentation if asked.
+
+    The augmentation of an image depends only on (seed, epoch, index), not on worker processes
+    or on how many epochs ran before: a resumed run sees exactly the images a straight one does.
+    """
 
     def __init__(
         self, images: np.ndarray, samples: list[Sample], indices: list[int], augment: bool, seed: int = 0
     ):
         self.images, self.samples, self.indices, self.augment = images, samples, indices, augment
         self.seed = seed
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -175,7 +189,7 @@ class CachedImages(torch.utils.data.Dataset):
         index = self.indices[item]
         image = self.images[index].astype(np.float32) / 255.0
         if self.augment:
-            rng = np.random.default_rng((self.seed, index, torch.randint(0, 2**31, ()).item()))
+            rng = np.random.default_rng((self.seed, self.epoch, index))
             image = augment(image, rng)
         sample = self.samples[index]
         return (
@@ -186,13 +200,21 @@ class CachedImages(torch.utils.data.Dataset):
 
 
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Small rotation, scale, shift and gamma: the variation between real acquisitions."""
+    """Rotation, zoom, stretch, shift and gamma: the variation between real acquisitions.
+
+    Zoom and stretch are wide on purpose: uploads are framed and squashed differently from the
+    training images, and the model must read the bones, not the hand's size in the frame.
+    """
     size = image.shape[0]
-    angle = rng.uniform(-12, 12)
-    scale = rng.uniform(0.9, 1.1)
-    shift = rng.uniform(-0.05, 0.05, size=2) * size
-    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
-    matrix[:, 2] += shift
+    angle = rng.uniform(-15, 15)
+    scale = rng.uniform(0.8, 1.1)
+    stretch = float(np.exp(rng.uniform(-0.15, 0.15)))  # width/height ratio change
+    shift = rng.uniform(-0.08, 0.08, size=2) * size
+    theta = np.deg2rad(angle)
+    rotation = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
+    linear = rotation @ np.diag([scale * np.sqrt(stretch), scale / np.sqrt(stretch)])
+    centre = np.array([size / 2, size / 2])
+    matrix = np.hstack([linear, (centre - linear @ centre + shift)[:, None]])
     image = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
     gamma = float(np.exp(rng.uniform(-0.2, 0.2)))
     return np.power(np.clip(image, 0.0, 1.0), gamma).astype(np.float32)

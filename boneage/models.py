@@ -77,6 +77,7 @@ class TimmSexRegressor(BoneAgeRegressor):
         super().__init__(**kwargs)
         import timm
 
+        self.backbone_name = backbone
         self.backbone = timm.create_model(
             backbone, pretrained=False, in_chans=1, num_classes=0, drop_path_rate=drop_path_rate
         )
@@ -98,6 +99,7 @@ _REGISTRY: dict[str, tuple[Callable[..., BoneAgeRegressor], dict]] = {
     "seed-cnn": (SeedCNN, {}),
     "efficientnet-b0-sex": (TimmSexRegressor, {"backbone": "efficientnet_b0"}),
     "mobilenetv3-sex": (TimmSexRegressor, {"backbone": "mobilenetv3_large_100"}),
+    "efficientnet-lite0-sex": (TimmSexRegressor, {"backbone": "efficientnet_lite0"}),
     "timm-sex": (TimmSexRegressor, {}),
 }
 

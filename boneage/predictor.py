@@ -116,6 +116,11 @@ class Predictor:
         months = self.model(batch, sex).clamp(0.0, 240.0)
         return months.cpu().numpy()
 
+    def predict_pixels(self, pixels: np.ndarray, male: bool) -> float:
+        """Bone age in months for decoded pixels: the chain (with its source transform), then the model."""
+        processed = preprocess(pixels, self.preprocess_config)
+        return float(self.predict_months([processed.image], [male])[0])
+
     def analyse(self, source: ImageSource | Radiograph, sex: object, age_months: object) -> Analysis:
         return analyse(source, sex, age_months, predictor=self)
 

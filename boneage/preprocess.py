@@ -19,6 +19,7 @@ import torch
 
 from boneage.errors import NotAHandRadiographError
 from boneage.segmentation import segment_hand
+from boneage.source import SourceTransform, apply_source_transform
 
 # Model inputs are standardised with fixed constants (not per-image) so intensities keep meaning.
 INPUT_MEAN = 0.25
@@ -30,6 +31,9 @@ class PreprocessConfig:
     """Settings of the chain. Stored in the weights manifest; change them only by retraining."""
 
     size: int = 384
+    # How the training images were formed; repeated on every input first (see boneage.source).
+    source_transform: SourceTransform | None = None
+    crop_to_hand: bool = True  # False: the whole (formed) radiograph is letterboxed
     crop_margin: float = 0.03
     mask_background: bool = True
     target_mean: float = 0.45
@@ -48,7 +52,10 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, values: dict) -> PreprocessConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        values = {k: v for k, v in values.items() if k in known}
+        if isinstance(values.get("source_transform"), dict):
+            values["source_transform"] = SourceTransform.from_dict(values["source_transform"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -66,13 +73,21 @@ class PreprocessResult:
 def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> PreprocessResult:
     """Run the whole chain on a float32 [0, 1] grayscale radiograph.
 
+    The same function serves training, evaluation and the app. ``source_mask`` and ``crop_box``
+    are given in the input's own pixels even when the source transform resized it first.
+
     Raises:
         NotAHandRadiographError: no hand-sized object was found.
     """
     config = config or PreprocessConfig()
+    input_shape = pixels.shape
+    pixels = apply_source_transform(pixels, config.source_transform)
     pixels, source_mask, inverted = find_hand(pixels, config)
     hand_fraction = float(source_mask.mean())
-    crop_box = bounding_box(source_mask, margin=config.crop_margin)
+    if config.crop_to_hand:
+        crop_box = bounding_box(source_mask, margin=config.crop_margin)
+    else:
+        crop_box = (0, 0, pixels.shape[1], pixels.shape[0])
     image = crop(pixels, crop_box)
     mask = crop(source_mask.astype(np.uint8), crop_box)
     image = letterbox(image, config.size, interpolation=cv2.INTER_AREA)
@@ -83,6 +98,8 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
     image = sharpen(image, config.sharpen_amount, config.sharpen_sigma)
     if config.mask_background:
         image = image * mask
+    if pixels.shape != input_shape:
+        source_mask, crop_box = _to_input_pixels(source_mask, crop_box, input_shape)
     return PreprocessResult(
         image=np.clip(image, 0.0, 1.0).astype(np.float32),
         mask=mask,
@@ -91,6 +108,22 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
         hand_fraction=hand_fraction,
         inverted=inverted,
     )
+
+
+def _to_input_pixels(
+    mask: np.ndarray, box: tuple[int, int, int, int], shape: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Map a mask and a box found on the source-transformed image back onto the input."""
+    scale_y, scale_x = shape[0] / mask.shape[0], shape[1] / mask.shape[1]
+    full = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    x0, y0, x1, y1 = box
+    scaled = (
+        int(round(x0 * scale_x)),
+        int(round(y0 * scale_y)),
+        int(min(shape[1], round(x1 * scale_x))),
+        int(min(shape[0], round(y1 * scale_y))),
+    )
+    return full.astype(bool), scaled
 
 
 def find_hand(pixels: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -1,14 +1,17 @@
-"""Training and evaluation: the code behind ``train.py``.
+"""Training: the code behind ``train.py``.
 
-Reproducible (fixed seed, deterministic split), resumable only by re-running, and honest: the
-weights written are those of the epoch with the best validation MAE, and the manifest next to
-them records that MAE, the data they came from and how they were trained.
+Reproducible (fixed seed, deterministic split and augmentation), resumable (a checkpoint after
+every epoch; ``resume=True`` continues from it and ends with the same weights as a straight
+run), scalable (CUDA with bfloat16 autocast; several GPUs or CPU processes through ``torchrun``
+and DistributedDataParallel) and honest: the weights written are those of the epoch with the
+best validation MAE, and the manifest records that MAE, the data, the command and the commit.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import random
 import subprocess
@@ -19,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from boneage.data import (
@@ -30,9 +34,13 @@ from boneage.data import (
     read_samples,
     split_samples,
 )
+from boneage.evaluate import Evaluation, evaluation_report, format_table
 from boneage.models import BoneAgeRegressor, create_model
 from boneage.preprocess import PreprocessConfig
+from boneage.source import SourceTransform
 from boneage.weights import Manifest, save_weights
+
+CHECKPOINT_NAME = "checkpoint.pt"
 
 
 @dataclass
@@ -41,7 +49,11 @@ class TrainConfig:
     out_dir: Path = Path("runs/latest")
     architecture: str = "efficientnet-b0-sex"
     architecture_kwargs: dict = field(default_factory=dict)
+    pretrained: bool = False  # ImageNet weights for the backbone (boneage.pretrained)
     image_size: int = 384
+    source_transform: SourceTransform | None = None  # how the training images were formed
+    crop_to_hand: bool = True
+    mask_background: bool = True
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -52,34 +64,22 @@ class TrainConfig:
     limit: int | None = None
     cache_dir: Path | None = None
     device: str = "auto"
+    resume: bool = False
+    stop_after: int | None = None  # end (checkpointed) after this many epochs: for tests and budgets
+    reframe_eval: bool = False  # also measure validation images cropped tight / with a border
     external_eval: Path | None = None
     name: str | None = None
     version: str = "0.1.0"
     dataset_name: str | None = None  # default: the data folder and its label file
+    command: str | None = None  # the command line that ran this, for the manifest
 
-
-@dataclass
-class Evaluation:
-    predicted: np.ndarray
-    target: np.ndarray
-    male: np.ndarray
-
-    @property
-    def errors(self) -> np.ndarray:
-        return self.predicted - self.target
-
-    def metrics(self, prefix: str) -> dict:
-        err = self.errors
-        result = {
-            f"{prefix}_mae_months": float(np.abs(err).mean()),
-            f"{prefix}_rmse_months": float(np.sqrt((err**2).mean())),
-            f"{prefix}_bias_months": float(err.mean()),
-            f"{prefix}_n": len(err),
-        }
-        for label, mask in (("male", self.male), ("female", ~self.male)):
-            if mask.any():
-                result[f"{prefix}_mae_{label}_months"] = float(np.abs(err[mask]).mean())
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
+    def preprocess_config(self) -> PreprocessConfig:
+        return PreprocessConfig(
+            size=self.image_size,
+            source_transform=self.source_transform,
+            crop_to_hand=self.crop_to_hand,
+            mask_background=self.mask_background,
+        )
 
 
 def seed_everything(seed: int) -> None:
@@ -94,18 +94,30 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _loader(images, samples, indices, config: TrainConfig, train: bool) -> DataLoader:
-    dataset = CachedImages(images, samples, indices, augment=train, seed=config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    return DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=train,
-        generator=generator,
-        num_workers=config.workers if train else 0,
-        drop_last=train and len(indices) > config.batch_size,
-        persistent_workers=train and config.workers > 0,
-    )
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in a torchrun job (a single process is rank 0 of 1)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+
+def init_distributed(device: torch.device) -> Distributed:
+    """Join the process group torchrun set up (WORLD_SIZE > 1); gloo on CPU, NCCL on GPUs."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Distributed(dist.get_rank(), dist.get_world_size())
 
 
 @torch.inference_mode()
@@ -119,26 +131,58 @@ def evaluate(model: BoneAgeRegressor, loader: DataLoader, device: torch.device) 
     return Evaluation(torch.cat(predicted).numpy(), torch.cat(target).numpy(), torch.cat(male).numpy())
 
 
+def _train_loader(dataset: CachedImages, config: TrainConfig, epoch: int, world: Distributed) -> DataLoader:
+    """A loader whose order depends only on (seed, epoch): resuming replays the same batches."""
+    per_process = max(1, config.batch_size // world.world_size)
+    drop_last = len(dataset) > config.batch_size
+    if world.world_size > 1:
+        sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed, drop_last=drop_last)
+        sampler.set_epoch(epoch)
+        return DataLoader(
+            dataset, batch_size=per_process, sampler=sampler, num_workers=config.workers, drop_last=drop_last
+        )
+    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+        num_workers=config.workers,
+        drop_last=drop_last,
+    )
+
+
 def train(config: TrainConfig) -> dict:
     """Train, keep the best epoch, write weights + manifest + report into ``config.out_dir``."""
     seed_everything(config.seed)
     started = time.time()
     device = pick_device(config.device)
+    world = init_distributed(device)
+    if world.world_size > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    preprocess_config = PreprocessConfig(size=config.image_size)
+    preprocess_config = config.preprocess_config()
 
     samples = read_samples(config.data_dir)
     if config.limit:
         samples = samples[: config.limit]
     cache_dir = Path(config.cache_dir or out_dir / "cache")
-    images, ok = build_cache(samples, preprocess_config, cache_dir, workers=config.workers)
-    usable = [s for s, good in zip(samples, ok, strict=True) if good]
+    if world.is_main:  # one process preprocesses, the others read its cache
+        build_cache(samples, preprocess_config, cache_dir, workers=max(1, config.workers))
+    world.barrier()
+    cache = build_cache(samples, preprocess_config, cache_dir, workers=max(1, config.workers))
+    usable = [s for s, good in zip(samples, cache.ok, strict=True) if good]
     index_of = {id(s): i for i, s in enumerate(samples)}
     train_set, val_set = split_samples(usable, config.val_fraction, config.seed)
     train_idx = [index_of[id(s)] for s in train_set]
     val_idx = [index_of[id(s)] for s in val_set]
-    tqdm.write(f"{len(train_idx)} training / {len(val_idx)} validation images on {device}")
+    if world.is_main:
+        tqdm.write(
+            f"{len(train_idx)} training / {len(val_idx)} validation images, {len(cache.refused)} refused, "
+            f"on {device} x {world.world_size}"
+        )
 
     ages = np.array([s.boneage for s in train_set])
     model = create_model(
@@ -147,82 +191,175 @@ def train(config: TrainConfig) -> dict:
         **_input_kwargs(config),
         target_mean=float(ages.mean()),
         target_std=float(max(ages.std(), 1.0)),
-    ).to(device)
-    train_loader = _loader(images, samples, train_idx, config, train=True)
-    val_loader = _loader(images, samples, val_idx, config, train=False)
+    )
+    if config.pretrained:
+        from boneage.pretrained import load_imagenet_weights
+
+        load_imagenet_weights(model.backbone, model.backbone_name)
+    model = model.to(device)
+    network = torch.nn.parallel.DistributedDataParallel(model) if world.world_size > 1 else model
+    train_data = CachedImages(cache.images, samples, train_idx, augment=True, seed=config.seed)
+    val_loader = DataLoader(
+        CachedImages(cache.images, samples, val_idx, augment=False), batch_size=max(config.batch_size, 64)
+    )
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps = max(1, config.epochs * len(train_loader))
+    steps_per_epoch = len(_train_loader(train_data, config, 0, world))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=config.lr, total_steps=steps, pct_start=0.1
+        optimiser, max_lr=config.lr, total_steps=max(1, config.epochs * steps_per_epoch), pct_start=0.1
     )
 
-    history: list[dict] = []
-    best_mae, best_state = math.inf, None
-    for epoch in tqdm(range(1, config.epochs + 1), desc="epochs", unit="epoch"):
-        model.train()
+    state = TrainingState()
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if config.resume and checkpoint_path.is_file():
+        state = load_checkpoint(checkpoint_path, model, optimiser, scheduler)
+        if world.is_main:
+            tqdm.write(f"resumed after epoch {state.epoch} (best val MAE {state.best_mae:.2f} months)")
+    autocast = device.type == "cuda"
+    last_epoch = config.epochs if config.stop_after is None else min(config.epochs, config.stop_after)
+    epochs = tqdm(
+        range(state.epoch + 1, last_epoch + 1),
+        desc="epochs",
+        unit="epoch",
+        initial=state.epoch,
+        total=config.epochs,
+        disable=not world.is_main,
+    )
+    for epoch in epochs:
+        torch.manual_seed(config.seed * 1000 + epoch + world.rank)  # dropout / drop-path
+        train_data.epoch = epoch
+        network.train()
         losses = []
-        for batch, sex, age in tqdm(train_loader, desc=f"epoch {epoch}", leave=False, unit="batch"):
+        batches = tqdm(
+            _train_loader(train_data, config, epoch, world),
+            desc=f"epoch {epoch}",
+            leave=False,
+            unit="batch",
+            disable=not world.is_main,
+        )
+        for batch, sex, age in batches:
             batch, sex, age = batch.to(device), sex.to(device), age.to(device)
             target = (age - model.target_mean) / model.target_std
-            loss = torch.nn.functional.l1_loss(model.forward_standardised(batch, sex), target)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                output = network.forward_standardised(batch, sex) if network is model else network(batch, sex)
+            if network is not model:  # DDP returns months; standardise again for the loss
+                output = (output - model.target_mean) / model.target_std
+            loss = torch.nn.functional.l1_loss(output.float(), target)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimiser.step()
             scheduler.step()
             losses.append(loss.item() * float(model.target_std))
-        val = evaluate(model, val_loader, device).metrics("val")
-        history.append({"epoch": epoch, "train_l1_months": float(np.mean(losses)), **val})
-        tqdm.write(
-            f"epoch {epoch}: train L1 {np.mean(losses):.2f} months, val MAE {val['val_mae_months']:.2f} months"
-        )
-        if val["val_mae_months"] < best_mae:
-            best_mae = val["val_mae_months"]
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            batches.set_postfix(l1=f"{np.mean(losses[-50:]):.1f}")
+        if world.is_main:
+            val = evaluate(model, val_loader, device).metrics("val")
+            state.history.append({"epoch": epoch, "train_l1_months": float(np.mean(losses)), **val})
+            tqdm.write(
+                f"epoch {epoch}: train L1 {np.mean(losses):.2f} months, val MAE {val['val_mae_months']:.2f} months"
+            )
+            if val["val_mae_months"] < state.best_mae:
+                state.best_mae, state.best_epoch = val["val_mae_months"], epoch
+                state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            state.epoch = epoch
+            save_checkpoint(checkpoint_path, state, model, optimiser, scheduler)
+        else:
+            state.epoch = epoch
+        world.barrier()
 
-    model.load_state_dict(best_state)
+    if not world.is_main:
+        return {"worker_rank": world.rank}
+    if state.epoch < config.epochs:
+        return {"stopped_after": state.epoch, "history": state.history}
+    model.load_state_dict(state.best_state)
     model = model.cpu().eval()
     evaluation = evaluate(model, val_loader, torch.device("cpu"))
     metrics = evaluation.metrics("val")
-    external = None
-    if config.external_eval:
-        external = evaluate_external(
-            model, config.external_eval, preprocess_config, cache_dir, config.workers
-        )
-        metrics.update(external.metrics("external"))
-    manifest = save_weights(
-        model,
-        out_dir,
-        _manifest_fields(
-            model.uses_sex,
-            config,
-            preprocess_config,
-            metrics,
-            train_set,
-            val_set,
-            time.time() - started,
-            device,
-        ),
+    fields_ = _manifest_fields(model.uses_sex, config, preprocess_config, metrics, train_set, val_set, device)
+    fields_["training"].update(
+        {
+            "best_epoch": state.best_epoch,
+            "refused": len(cache.refused),
+            "duration_s": round(time.time() - started + state.elapsed_s, 1),
+        }
     )
+    manifest = save_weights(model, out_dir, fields_)
+    extra = _evaluate_app_path(model, manifest, config, val_set)
+    if extra:
+        metrics.update(extra["metrics"])
+        manifest = save_weights(model, out_dir, {**fields_, "metrics": metrics})
     split = {"train": [s.id for s in train_set], "val": [s.id for s in val_set]}
     (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
-    write_report(out_dir, manifest, history, evaluation, external)
-    return {"manifest": manifest, "metrics": metrics, "history": history}
+    write_report(out_dir, manifest, state.history, evaluation, extra, cache.refused)
+    return {"manifest": manifest, "metrics": metrics, "history": state.history}
+
+
+@dataclass
+class TrainingState:
+    """What a checkpoint carries besides the model/optimiser/scheduler states."""
+
+    epoch: int = 0
+    best_mae: float = math.inf
+    best_epoch: int = 0
+    best_state: dict | None = None
+    history: list[dict] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+def save_checkpoint(path: Path, state: TrainingState, model, optimiser, scheduler) -> None:
+    """Everything needed to continue bit for bit; written atomically (a killed run leaves the last one)."""
+    payload = {
+        "epoch": state.epoch,
+        "best_mae": state.best_mae,
+        "best_epoch": state.best_epoch,
+        "best_state": state.best_state,
+        "history": json.dumps(state.history),
+        "model": model.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "saved": time.time(),
+    }
+    partial = path.with_suffix(".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
+def load_checkpoint(path: Path, model, optimiser, scheduler) -> TrainingState:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(payload["model"])
+    optimiser.load_state_dict(payload["optimiser"])
+    scheduler.load_state_dict(payload["scheduler"])
+    return TrainingState(
+        epoch=int(payload["epoch"]),
+        best_mae=float(payload["best_mae"]),
+        best_epoch=int(payload["best_epoch"]),
+        best_state=payload["best_state"],
+        history=json.loads(payload["history"]),
+    )
+
+
+def _evaluate_app_path(model, manifest: Manifest, config: TrainConfig, val_set: list[Sample]) -> dict | None:
+    """Validation reframed (tight crop, 15% border) and the external set, through the app's Predictor."""
+    from boneage.predictor import Predictor
+
+    if not (config.reframe_eval or config.external_eval):
+        return None
+    predictor = Predictor(model, manifest, source="explicit")
+    result: dict = {"metrics": {}, "reframed": {}, "external": None}
+    if config.reframe_eval:
+        report = evaluation_report(predictor, val_set, ("tight", "border"))
+        for how, values in report["reframed"].items():
+            result["metrics"].update(values["metrics"])
+            result["reframed"][how] = values
+    if config.external_eval:
+        external = read_samples(config.external_eval)
+        report = evaluation_report(predictor, external)
+        result["external"] = report
+        result["metrics"].update({k.replace("eval_", "external_"): v for k, v in report["metrics"].items()})
+    return result
 
 
 def _input_kwargs(config: TrainConfig) -> dict:
     return {"input_size": config.image_size} if config.architecture == "seed-cnn" else {}
-
-
-def evaluate_external(
-    model, root: Path, preprocess_config: PreprocessConfig, cache_dir: Path, workers: int
-) -> Evaluation:
-    """Evaluate on another Kaggle-layout set (e.g. the atlas standards) with the same chain."""
-    samples = read_samples(root)
-    images, ok = build_cache(samples, preprocess_config, cache_dir, workers=workers)
-    indices = [i for i, good in enumerate(ok) if good]
-    loader = DataLoader(CachedImages(images, samples, indices, augment=False), batch_size=16)
-    return evaluate(model, loader, torch.device("cpu"))
 
 
 def _describe_dataset(root: Path) -> str:
@@ -247,14 +384,7 @@ def _git_commit() -> str | None:
 
 
 def _manifest_fields(
-    uses_sex: bool,
-    config,
-    preprocess_config,
-    metrics,
-    train_set: list[Sample],
-    val_set: list[Sample],
-    seconds,
-    device,
+    uses_sex: bool, config, preprocess_config, metrics, train_set: list[Sample], val_set: list[Sample], device
 ) -> dict:
     kwargs = {**config.architecture_kwargs, **_input_kwargs(config)}
     return {
@@ -275,8 +405,9 @@ def _manifest_fields(
             "batch_size": config.batch_size,
             "lr": config.lr,
             "seed": config.seed,
+            "pretrained": "imagenet" if config.pretrained else None,
             "device": str(device),
-            "duration_s": round(seconds, 1),
+            "command": config.command,
             "git_commit": _git_commit(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "torch": torch.__version__,
@@ -287,7 +418,12 @@ def _manifest_fields(
 
 
 def write_report(
-    out_dir: Path, manifest: Manifest, history: list[dict], val: Evaluation, external: Evaluation | None
+    out_dir: Path,
+    manifest: Manifest,
+    history: list[dict],
+    val: Evaluation,
+    extra: dict | None,
+    refused: dict[str, str],
 ) -> None:
     """report.json, report.md and plots (predicted vs true, Bland-Altman, learning curve)."""
     import matplotlib
@@ -322,26 +458,45 @@ def write_report(
     fig.savefig(out_dir / "evaluation.png", dpi=110)
     plt.close(fig)
 
-    report = {"manifest": manifest.to_dict(), "history": history}
+    extra = extra or {}
+    report = {
+        "manifest": manifest.to_dict(),
+        "history": history,
+        "validation_table": val.table(),
+        "reframed": extra.get("reframed", {}),
+        "external": extra.get("external"),
+        "refused": refused,
+    }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    training = manifest.training
     lines = [
         f"# Training report: {manifest.name} {manifest.version}",
         "",
-        f"- Data: {manifest.training['dataset']} ({manifest.training['n_train']} train / {manifest.training['n_val']} validation)",
-        f"- Architecture: {manifest.architecture} {manifest.architecture_kwargs}, input {manifest.input_size} px, sex input: {manifest.uses_sex}",
-        f"- Epochs: {manifest.training['epochs']}, seed {manifest.training['seed']}, device {manifest.training['device']}, {manifest.training['duration_s']} s",
+        f"- Data: {training['dataset']} ({training['n_train']} train / {training['n_val']} validation, "
+        f"{len(refused)} refused by the chain and excluded, listed below)",
+        f"- Architecture: {manifest.architecture} {manifest.architecture_kwargs}, input {manifest.input_size} px, "
+        f"sex input: {manifest.uses_sex}, ImageNet start: {bool(training.get('pretrained'))}",
+        f"- Epochs: {training['epochs']} (best {training.get('best_epoch')}), seed {training['seed']}, "
+        f"device {training['device']}, {training['duration_s']} s",
+        f"- Command: `{training.get('command')}`",
         "",
-        "| metric | value |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in manifest.metrics.items()],
+        "## Validation",
         "",
-        "![evaluation](evaluation.png)",
+        format_table(val.table()),
+        "",
     ]
-    if external is not None:
-        lines.insert(
-            5,
-            f"- External check: {len(external.target)} images, MAE {np.abs(external.errors).mean():.1f} months",
+    for how, values in report["reframed"].items():
+        lines.append(
+            f"- Validation reframed ({how}): MAE {values['metrics'].get(how + '_mae_months')} months"
         )
+    if report["external"]:
+        ext = report["external"]
+        lines += ["", "## External check", "", format_table(ext["table"]), ""]
+        lines += [f"- refused {k}: {v}" for k, v in ext["refused"].items()]
+    lines += ["", "## All metrics", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in manifest.metrics.items()]
+    lines += ["", "![evaluation](evaluation.png)", "", "## Excluded (refused by the chain)", ""]
+    lines += [f"- {k}: {v}" for k, v in refused.items()] or ["- none"]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
 
 

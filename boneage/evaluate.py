@@ -1,0 +1,199 @@
+"""Accuracy of a model on any Kaggle-layout folder: MAE, RMSE, bias, per sex and age band.
+
+    python -m boneage.evaluate --data ../shared/data/atlas-pedrad --weights weights --out eval.json
+
+Every image goes through the app's own path (``Predictor``: source transform, chain, model), so
+the numbers are what a user gets. Images the chain refuses are counted and listed with the reason.
+``--reframe`` also measures the same images framed differently (cropped tight to the hand, or
+with a 15% border added), as real uploads are: a model that reads bones, not framing, keeps its
+accuracy there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from boneage.data import Sample, read_samples
+from boneage.errors import BoneAgeError
+from boneage.io import load_radiograph
+from boneage.preprocess import PreprocessConfig, bounding_box, find_hand
+
+BAND_YEARS = 2  # age bands of 2 years: 0-2, 2-4, ... 18-20
+REFRAMINGS = ("tight", "border")
+BORDER_FRACTION = 0.15
+
+
+@dataclass
+class Evaluation:
+    """Predictions against labels, with the sex of each child; ``refused`` maps id -> reason."""
+
+    predicted: np.ndarray
+    target: np.ndarray
+    male: np.ndarray
+    refused: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> np.ndarray:
+        return self.predicted - self.target
+
+    def metrics(self, prefix: str) -> dict:
+        """Flat summary for the manifest: MAE, RMSE, bias, count, MAE per sex."""
+        err = self.errors
+        result: dict = {f"{prefix}_n": len(err), f"{prefix}_refused": len(self.refused)}
+        if len(err):
+            result.update(
+                {
+                    f"{prefix}_mae_months": float(np.abs(err).mean()),
+                    f"{prefix}_rmse_months": float(np.sqrt((err**2).mean())),
+                    f"{prefix}_bias_months": float(err.mean()),
+                }
+            )
+        for label, mask in (("male", self.male), ("female", ~self.male)):
+            if mask.any():
+                result[f"{prefix}_mae_{label}_months"] = float(np.abs(err[mask]).mean())
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
+
+    def table(self) -> list[dict]:
+        """Rows: all, each sex, each 2-year band of true age (with n, MAE, RMSE, bias)."""
+        groups = [("all", np.ones_like(self.male))]
+        groups += [("male", self.male), ("female", ~self.male)]
+        for low in range(0, 20, BAND_YEARS):
+            band = (self.target >= 12 * low) & (self.target < 12 * (low + BAND_YEARS))
+            groups.append((f"{low}-{low + BAND_YEARS} y", band))
+        rows = []
+        for name, mask in groups:
+            err = self.errors[mask]
+            if len(err):
+                rows.append(
+                    {
+                        "group": name,
+                        "n": int(len(err)),
+                        "mae_months": round(float(np.abs(err).mean()), 2),
+                        "rmse_months": round(float(np.sqrt((err**2).mean())), 2),
+                        "bias_months": round(float(err.mean()), 2),
+                    }
+                )
+        return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = ["| group | n | MAE (months) | RMSE | bias |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        f"| {r['group']} | {r['n']} | {r['mae_months']:.2f} | {r['rmse_months']:.2f} | {r['bias_months']:+.2f} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def reframe(pixels: np.ndarray, how: str, config: PreprocessConfig) -> np.ndarray:
+    """The same radiograph framed as another upload might be.
+
+    ``tight``: cropped to the hand's bounding box. ``border``: 15% of the side added on every
+    side in the background's grey level. The result is then formed (squashed) like any upload.
+    """
+    if how == "tight":
+        _, mask, _ = find_hand(pixels, config)
+        x0, y0, x1, y1 = bounding_box(mask)
+        return pixels[y0:y1, x0:x1]
+    if how == "border":
+        height, width = pixels.shape
+        pad_y, pad_x = round(BORDER_FRACTION * height), round(BORDER_FRACTION * width)
+        edge = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        return np.pad(pixels, ((pad_y, pad_y), (pad_x, pad_x)), constant_values=float(np.median(edge)))
+    raise ValueError(f"Unknown reframing {how!r}; known: {', '.join(REFRAMINGS)}")
+
+
+def evaluate_samples(
+    predictor, samples: list[Sample], reframing: str | None = None, progress: bool = True
+) -> Evaluation:
+    """Predict every sample through the app's path (optionally reframed first)."""
+    predicted, target, male, refused = [], [], [], {}
+    config = predictor.preprocess_config
+    for sample in tqdm(samples, desc=reframing or "evaluate", unit="img", disable=not progress):
+        try:
+            pixels = load_radiograph(sample.path).pixels
+            if reframing:
+                pixels = reframe(pixels, reframing, config)
+            months = predictor.predict_pixels(pixels, sample.male)
+        except BoneAgeError as exc:
+            refused[sample.id] = str(exc)
+            continue
+        predicted.append(months)
+        target.append(sample.boneage)
+        male.append(sample.male)
+    return Evaluation(
+        np.asarray(predicted, dtype=np.float64),
+        np.asarray(target, dtype=np.float64),
+        np.asarray(male, dtype=bool),
+        refused,
+    )
+
+
+def evaluation_report(predictor, samples: list[Sample], reframings: tuple[str, ...] = ()) -> dict:
+    """JSON-ready results: metrics and table, plus the same for each reframing asked for."""
+    plain = evaluate_samples(predictor, samples)
+    report = {
+        "n_images": len(samples),
+        "metrics": plain.metrics("eval"),
+        "table": plain.table(),
+        "refused": plain.refused,
+        "reframed": {},
+    }
+    for how in reframings:
+        other = evaluate_samples(predictor, samples, reframing=how)
+        report["reframed"][how] = {"metrics": other.metrics(how), "refused": len(other.refused)}
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from boneage.predictor import Predictor
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True, help="folder in the Kaggle layout")
+    parser.add_argument("--weights", type=Path, help="folder with manifest.json (default: the shipped model)")
+    parser.add_argument(
+        "--ids", type=Path, help="JSON list of ids, or split.json (its 'val' list), to evaluate"
+    )
+    parser.add_argument(
+        "--reframe", action="store_true", help="also evaluate tight-cropped and bordered copies"
+    )
+    parser.add_argument("--out", type=Path, default=Path("evaluation.json"), help="where the JSON goes")
+    args = parser.parse_args(argv)
+    try:
+        predictor = Predictor.load(explicit=args.weights)
+        samples = read_samples(args.data)
+        if args.ids:
+            ids = json.loads(args.ids.read_text())
+            wanted = set(ids["val"] if isinstance(ids, dict) else ids)
+            samples = [s for s in samples if s.id in wanted]
+    except BoneAgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = evaluation_report(predictor, samples, REFRAMINGS if args.reframe else ())
+    report.update(
+        {"data": str(args.data), "model": predictor.manifest.name, "sha256": predictor.manifest.sha256}
+    )
+    print(
+        f"{predictor.manifest.name} on {args.data} ({len(samples)} images, {len(report['refused'])} refused)\n"
+    )
+    print(format_table(report["table"]))
+    for how, result in report["reframed"].items():
+        print(f"\nreframed {how}: MAE {result['metrics'].get(how + '_mae_months')} months")
+    for image_id, reason in report["refused"].items():
+        print(f"refused {image_id}: {reason}")
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
