@@ -16,7 +16,7 @@ import torch
 
 from boneage import __version__
 from boneage.errors import BoneAgeError, ModelNotInstalledError, WeightsIntegrityError
-from boneage.inputs import age_from_years_months, parse_age_months
+from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
 from boneage.io import MAX_FILE_BYTES, load_radiograph
 from boneage.predictor import BackgroundPredictor, Predictor, analyse
 from boneage.report import (
@@ -106,16 +106,22 @@ def estimate(file_path, sex, years, months):
 
 
 def predict(image, sex, age_months):
-    """API: bone age for an image file, the sex ('female'/'male') and the age in months."""
-    if MODEL is None:
+    """API: bone age for an image file, the sex ('female'/'male') and the age in months.
+
+    Every input is checked first, so a caller learns what is wrong with its request even on a
+    server without a model; only then does a missing model answer "No model".
+    """
+    try:
+        age = parse_age_months(age_months)
+        parse_sex(sex)
+    except BoneAgeError as exc:
+        raise refuse(str(exc), exc.title) from None
+    result = _run(image, sex, age)
+    if result.bone_age_months is None:
         raise refuse(
             "No trained bone-age model is installed on this server, so no estimate can be made.", "No model"
         )
-    try:
-        age = parse_age_months(age_months)
-    except BoneAgeError as exc:
-        raise refuse(str(exc), exc.title) from None
-    return _run(image, sex, age).to_dict()
+    return result.to_dict()
 
 
 def preview(file_path):

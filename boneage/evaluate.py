@@ -96,17 +96,19 @@ def reframe(pixels: np.ndarray, how: str, config: PreprocessConfig) -> np.ndarra
     """The same radiograph framed as another upload might be.
 
     ``tight``: cropped to the hand's bounding box. ``border``: 15% of the side added on every
-    side in the background's grey level. The result is then formed (squashed) like any upload.
+    side in the background's grey level (the median outside the hand). Both are found on the
+    image as given; the result is then formed (squashed) like any upload.
     """
     if how == "tight":
         _, mask, _ = find_hand(pixels, config)
         x0, y0, x1, y1 = bounding_box(mask)
         return pixels[y0:y1, x0:x1]
     if how == "border":
+        _, mask, inverted = find_hand(pixels, config)
+        background = float(np.median(pixels[~mask]))
         height, width = pixels.shape
         pad_y, pad_x = round(BORDER_FRACTION * height), round(BORDER_FRACTION * width)
-        edge = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-        return np.pad(pixels, ((pad_y, pad_y), (pad_x, pad_x)), constant_values=float(np.median(edge)))
+        return np.pad(pixels, ((pad_y, pad_y), (pad_x, pad_x)), constant_values=background)
     raise ValueError(f"Unknown reframing {how!r}; known: {', '.join(REFRAMINGS)}")
 
 

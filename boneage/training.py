@@ -196,7 +196,8 @@ def train(config: TrainConfig) -> dict:
         from boneage.pretrained import load_imagenet_weights
 
         load_imagenet_weights(model.backbone, model.backbone_name)
-    model = model.to(device)
+    # channels-last halves a CPU training step of these convnets (and suits GPU tensor cores).
+    model = model.to(device, memory_format=torch.channels_last)
     network = torch.nn.parallel.DistributedDataParallel(model) if world.world_size > 1 else model
     train_data = CachedImages(cache.images, samples, train_idx, augment=True, seed=config.seed)
     val_loader = DataLoader(
@@ -237,7 +238,8 @@ def train(config: TrainConfig) -> dict:
             disable=not world.is_main,
         )
         for batch, sex, age in batches:
-            batch, sex, age = batch.to(device), sex.to(device), age.to(device)
+            batch = batch.to(device, memory_format=torch.channels_last)
+            sex, age = sex.to(device), age.to(device)
             target = (age - model.target_mean) / model.target_std
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 output = network.forward_standardised(batch, sex) if network is model else network(batch, sex)

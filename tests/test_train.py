@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +13,9 @@ import pytest
 from boneage.data import find_dataset, read_samples, split_samples
 from boneage.errors import DatasetError
 from boneage.predictor import Predictor
-from train import main
+from conftest import REPO_ROOT, SHARED_DATA
+from helpers import write_kaggle_dataset
+from train import main, parse_args
 
 
 def test_train_writes_weights_manifest_and_report(trained_weights: Path):
@@ -78,3 +84,74 @@ def test_dataset_layout_errors(tmp_path: Path):
     with pytest.raises(DatasetError, match="lacks columns"):
         read_samples(tmp_path)
     assert main(["--data", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+
+
+TINY = ["--arch", "seed-cnn", "--size", "32", "--batch-size", "8", "--workers", "0", "--limit", "16"]
+
+
+def _sha(out: Path) -> str:
+    return json.loads((out / "manifest.json").read_text())["sha256"]
+
+
+def test_resumed_run_ends_with_the_same_weights_as_a_straight_run(kaggle_dataset: Path, tmp_path: Path):
+    common = ["--data", str(kaggle_dataset), *TINY, "--epochs", "3"]
+    assert main([*common, "--out", str(tmp_path / "straight")]) == 0
+    interrupted = tmp_path / "interrupted"
+    assert main([*common, "--out", str(interrupted), "--stop-after", "1"]) == 0
+    assert not (interrupted / "manifest.json").exists() and (interrupted / "checkpoint.pt").is_file()
+    assert main([*common, "--out", str(interrupted), "--resume"]) == 0
+    assert _sha(interrupted) == _sha(tmp_path / "straight")
+    history = json.loads((interrupted / "report.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_two_process_distributed_run(kaggle_dataset: Path, tmp_path: Path):
+    """torchrun with two CPU processes (gloo): one manifest, trained on the whole training split."""
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command += ["train.py", "--data", str(kaggle_dataset), *TINY, "--epochs", "2", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["n_train"] + manifest["training"]["n_val"] == 16
+    assert np.isfinite(manifest["metrics"]["val_mae_months"])
+    assert done.stdout.count("weights, manifest and report written") == 1  # only rank 0 writes
+
+
+def test_download_uses_kagglehub_and_finds_the_kaggle_layout(monkeypatch, tmp_path: Path):
+    """--download goes through kagglehub (faked here: no network) and finds the nested layout."""
+    downloaded = tmp_path / "kagglehub-cache" / "versions" / "1"
+    write_kaggle_dataset(downloaded / "rsna", count=3)
+    calls = []
+
+    def dataset_download(handle: str) -> str:
+        calls.append(handle)
+        return str(downloaded)
+
+    monkeypatch.setitem(sys.modules, "kagglehub", types.SimpleNamespace(dataset_download=dataset_download))
+    config = parse_args(["--download", "--out", str(tmp_path / "o")])
+    assert calls == ["kmader/rsna-bone-age"] and config.data_dir == downloaded / "rsna"
+
+
+def test_download_without_kagglehub_is_a_clear_error(monkeypatch, tmp_path: Path, capsys):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)
+    assert main(["--download", "--out", str(tmp_path)]) == 2
+    assert "pip install kagglehub" in capsys.readouterr().err
+
+
+def test_training_on_real_rsna_images_with_imagenet_start(tmp_path: Path):
+    """A couple of steps on 40 real rsna-train-100 radiographs, formed and cropped as shipped."""
+    root = SHARED_DATA / "rsna-train-100"
+    if not (root / "boneage-training-dataset.csv").is_file():
+        pytest.skip("../shared/data/rsna-train-100 is not present")
+    out = tmp_path / "real"
+    args = ["--data", str(root), "--source-size", "100", "--arch", "efficientnet-lite0-sex", "--pretrained"]
+    args += ["--size", "64", "--epochs", "1", "--batch-size", "16", "--workers", "0", "--limit", "40"]
+    args += ["--no-mask", "--out", str(out)]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["pretrained"] == "imagenet"
+    assert manifest["preprocess"]["source_transform"]["width"] == 100
+    assert manifest["training"]["command"].startswith("python train.py --data")
+    assert "## Excluded" in (out / "report.md").read_text()
