@@ -31,7 +31,7 @@ from boneage.runtime import limit_malloc_arenas
 from boneage.weights import resolve_weights
 
 log = logging.getLogger("boneage.app")
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "shared" / "data" / "atlas-pedrad" / "images"
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # atlas plates, Apache-2.0: see its README
 # Serving settings, chosen from benchmarks/bench_load.py on 2 CPU cores (see benchmarks/README.md);
 # the environment overrides them so the benchmark can sweep them.
 CONCURRENCY = int(os.environ.get("BONEAGE_CONCURRENCY", "2"))
@@ -147,7 +147,7 @@ def preview(file_path):
 
 
 def examples() -> list[list]:
-    rows = {"F04": ("Female", 2, 6), "M13": ("Male", 8, 0), "F19": ("Female", 12, 0), "M22": ("Male", 15, 0)}
+    rows = {"F04": ("Female", 1, 3), "M13": ("Male", 4, 5), "F19": ("Female", 9, 0), "M22": ("Male", 11, 10)}
     return [
         [str(EXAMPLES_DIR / f"{k}.png"), *v] for k, v in rows.items() if (EXAMPLES_DIR / f"{k}.png").is_file()
     ]
@@ -213,7 +213,7 @@ def build_demo() -> gr.Blocks:
             concurrency_limit=CONCURRENCY,
             concurrency_id="model",
         )
-        if rows := examples():  # the atlas lives beside the checkout, not in the Space
+        if rows := examples():
             gr.Examples(rows, [upload, sex, years, months], label="Atlas standard radiographs to try")
         gr.Markdown(DISCLAIMER + f"\n\n<small>Bone Age {__version__}</small>")
     return demo

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from boneage.data import affine
 from boneage.inputs import Sex, parse_age_months, parse_sex
 from boneage.io import ImageSource, Radiograph, load_radiograph
 from boneage.models import BoneAgeRegressor
@@ -110,11 +111,13 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_months(self, images: list[np.ndarray], male: list[bool]) -> np.ndarray:
-        """Bone age in months for already-preprocessed images."""
-        batch = to_model_input(images).to(memory_format=torch.channels_last)
-        sex = torch.tensor([1.0 if m else 0.0 for m in male])
-        months = self.model(batch, sex).clamp(0.0, 240.0)
-        return months.cpu().numpy()
+        """Bone age in months for already-preprocessed images (averaged over the manifest's TTA views)."""
+        views = [dict(v) for v in self.manifest.tta] or [{}]
+        batch = [affine(image, **view) if view else image for image in images for view in views]
+        inputs = to_model_input(batch).to(memory_format=torch.channels_last)
+        sex = torch.tensor([1.0 if m else 0.0 for m in male for _ in views])
+        months = self.model(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
+        return months.clamp(0.0, 240.0).cpu().numpy()
 
     def predict_pixels(self, pixels: np.ndarray, male: bool) -> float:
         """Bone age in months for decoded pixels: the chain (with its source transform), then the model."""

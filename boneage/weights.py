@@ -53,6 +53,9 @@ class Manifest:
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     hub: HubLocation | None = None
+    # Test-time augmentation: the prediction is the mean over these views (boneage.data.affine
+    # keyword arguments); empty means the image as it is.
+    tta: list[dict] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
