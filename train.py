@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     )
     parser.add_argument("--whole-image", action="store_true", help="do not crop to the hand")
     parser.add_argument("--no-mask", action="store_true", help="keep the background instead of blacking it")
+    parser.add_argument(
+        "--augment", default="moderate", choices=["moderate", "strong"], help="augmentation strength"
+    )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -90,6 +93,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         source_transform=source,
         crop_to_hand=not args.whole_image,
         mask_background=not args.no_mask,
+        augmentation=args.augment,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

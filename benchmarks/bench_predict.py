@@ -3,9 +3,11 @@
     python benchmarks/bench_predict.py [--repeats 20] [--long-side 2000]
 
 Two kinds of upload: the atlas plates as they are (about 300 x 440 px) and the same plates
-resized to a full-resolution RSNA export (long side 2000 px). Model timings use randomly
-initialised weights of each registered architecture: speed depends on the architecture, not on
-the values, and no weights are saved. Prints a table and writes benchmarks/results/predict.json.
+resized to a full-resolution RSNA export (long side 2000 px). The first rows are the shipped
+model in weights/ (its own chain settings, source transform and TTA views), when there is one;
+the others use randomly initialised weights of each registered architecture: speed depends on
+the architecture, not on the values, and no weights are saved. Prints a table and writes
+benchmarks/results/predict.json.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ import numpy as np
 
 from benchlib import ATLAS, machine, percentile, print_table, write_json
 
-ARCHITECTURES = [("seed-cnn", 224), ("mobilenetv3-sex", 384), ("efficientnet-b0-sex", 384)]
+ARCHITECTURES = [
+    ("seed-cnn", 224),
+    ("efficientnet-lite0-sex", 128),
+    ("mobilenetv3-sex", 384),
+    ("efficientnet-b0-sex", 384),
+]
 
 
 def main() -> int:
@@ -40,7 +47,7 @@ def main() -> int:
     from boneage.models import create_model
     from boneage.predictor import Predictor
     from boneage.preprocess import PreprocessConfig, preprocess
-    from boneage.weights import Manifest
+    from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
 
     import_s = time.perf_counter() - started
     atlas = [s.path for s in read_samples(ATLAS)][: args.repeats]
@@ -57,7 +64,11 @@ def main() -> int:
             "atlas": [p.read_bytes() for p in atlas],
             f"{args.long_side}px": [p.read_bytes() for p in full],
         }
-    rows = []
+    candidates = []
+    if (DEFAULT_WEIGHTS_DIR / "manifest.json").is_file():
+        t0 = time.perf_counter()
+        shipped = Predictor.load(weights_dir=DEFAULT_WEIGHTS_DIR)
+        candidates.append((f"shipped: {shipped.manifest.name}", shipped, time.perf_counter() - t0))
     for name, size in ARCHITECTURES:
         config = PreprocessConfig(size=size)
         kwargs = {"input_size": size} if name == "seed-cnn" else {}
@@ -66,7 +77,10 @@ def main() -> int:
         build_s = time.perf_counter() - t0
         # The app's own inference path; the manifest lives in memory only, nothing is saved.
         manifest = Manifest(name, "bench", name, kwargs, size, model.uses_sex, "", "", config.to_dict())
-        predictor = Predictor(model, manifest)
+        candidates.append((name, Predictor(model, manifest), build_s))
+    rows = []
+    for name, predictor, build_s in candidates:
+        config, size, model = predictor.preprocess_config, predictor.preprocess_config.size, predictor.model
         for upload, files in uploads.items():
             decode, prep, model_times = [], [], []
             predictor.predict_months([np.zeros((size, size), np.float32)], [True])  # warm-up

@@ -54,6 +54,7 @@ class TrainConfig:
     source_transform: SourceTransform | None = None  # how the training images were formed
     crop_to_hand: bool = True
     mask_background: bool = True
+    augmentation: str = "moderate"  # see boneage.data.AUGMENTATIONS
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -199,7 +200,9 @@ def train(config: TrainConfig) -> dict:
     # channels-last halves a CPU training step of these convnets (and suits GPU tensor cores).
     model = model.to(device, memory_format=torch.channels_last)
     network = torch.nn.parallel.DistributedDataParallel(model) if world.world_size > 1 else model
-    train_data = CachedImages(cache.images, samples, train_idx, augment=True, seed=config.seed)
+    train_data = CachedImages(
+        cache.images, samples, train_idx, augment=True, seed=config.seed, strength=config.augmentation
+    )
     val_loader = DataLoader(
         CachedImages(cache.images, samples, val_idx, augment=False), batch_size=max(config.batch_size, 64)
     )
@@ -408,6 +411,7 @@ def _manifest_fields(
             "lr": config.lr,
             "seed": config.seed,
             "pretrained": "imagenet" if config.pretrained else None,
+            "augmentation": config.augmentation,
             "device": str(device),
             "command": config.command,
             "git_commit": _git_commit(),

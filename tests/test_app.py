@@ -67,6 +67,15 @@ def test_app_without_model_says_so(tmp_path: Path, hand_png: Path):
         client = Client(url, verbose=False)
         with pytest.raises(AppError, match="No trained bone-age model is installed"):
             client.predict(handle_file(str(hand_png)), "female", 100, api_name="/predict")
+        # every input is checked before the missing model is reported
+        with pytest.raises(AppError, match="between 0 and 20 years"):
+            client.predict(handle_file(str(hand_png)), "female", 400, api_name="/predict")
+        with pytest.raises(AppError, match="sex"):
+            client.predict(handle_file(str(hand_png)), "robot", 100, api_name="/predict")
+        broken = tmp_path / "broken.png"
+        broken.write_bytes(b"<html>not an image</html>")
+        with pytest.raises(AppError, match="could not be read"):
+            client.predict(handle_file(str(broken)), "female", 100, api_name="/predict")
         page = __import__("urllib.request").request.urlopen(url).read().decode()
         assert "No trained model is installed" in page
 

