@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument(
         "--augment", default="moderate", choices=["moderate", "strong"], help="augmentation strength"
     )
+    parser.add_argument(
+        "--tta", default="none", choices=["none", "zoom", "zoom+rotate"], help="test-time views"
+    )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -94,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         crop_to_hand=not args.whole_image,
         mask_background=not args.no_mask,
         augmentation=args.augment,
+        tta=args.tta,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

@@ -22,12 +22,6 @@ import numpy as np
 
 from benchlib import machine, print_table, write_json
 
-TTA_SETS = {
-    "none": [],
-    "zoom": [{}, {"scale": 0.93}, {"scale": 1.04}],
-    "zoom+rotate": [{}, {"scale": 0.93}, {"scale": 1.04}, {"angle": -6.0}, {"angle": 6.0}],
-}
-
 
 def cross_fitted_line(predicted: np.ndarray, target: np.ndarray, seed: int = 0) -> np.ndarray:
     """Corrected predictions: each half corrected by the line fitted on the other half."""
@@ -48,7 +42,7 @@ def main() -> int:
 
     from tqdm.auto import tqdm
 
-    from boneage.data import read_samples
+    from boneage.data import TTA_VIEWS, read_samples
     from boneage.errors import BoneAgeError
     from boneage.io import load_radiograph
     from boneage.predictor import Predictor
@@ -67,7 +61,7 @@ def main() -> int:
         target.append(sample.boneage)
     target = np.array(target)
     rows, predictions = [], {}
-    for name, views in TTA_SETS.items():
+    for name, views in TTA_VIEWS.items():
         predictor = Predictor(base.model, replace(base.manifest, tta=views))
         started = time.perf_counter()
         predicted = np.concatenate(

@@ -212,6 +212,14 @@ AUGMENTATIONS = {
 }
 
 
+# Test-time augmentation: named sets of views (keyword arguments of ``affine``); {} is the image as is.
+TTA_VIEWS: dict[str, list[dict]] = {
+    "none": [],
+    "zoom": [{}, {"scale": 0.93}, {"scale": 1.04}],
+    "zoom+rotate": [{}, {"scale": 0.93}, {"scale": 1.04}, {"angle": -6.0}, {"angle": 6.0}],
+}
+
+
 def augment(image: np.ndarray, rng: np.random.Generator, strength: str = "moderate") -> np.ndarray:
     """Rotation, zoom, stretch, shift and gamma: the variation between real acquisitions.
 

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from boneage.data import (
+    TTA_VIEWS,
     CachedImages,
     Sample,
     build_cache,
@@ -55,6 +56,7 @@ class TrainConfig:
     crop_to_hand: bool = True
     mask_background: bool = True
     augmentation: str = "moderate"  # see boneage.data.AUGMENTATIONS
+    tta: str = "none"  # test-time views the manifest asks the predictor for (boneage.data.TTA_VIEWS)
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -346,10 +348,13 @@ def _evaluate_app_path(model, manifest: Manifest, config: TrainConfig, val_set: 
     """Validation reframed (tight crop, 15% border) and the external set, through the app's Predictor."""
     from boneage.predictor import Predictor
 
-    if not (config.reframe_eval or config.external_eval):
+    if not (config.reframe_eval or config.external_eval or manifest.tta):
         return None
     predictor = Predictor(model, manifest, source="explicit")
     result: dict = {"metrics": {}, "reframed": {}, "external": None}
+    if manifest.tta:  # what the app will serve: the validation split through the TTA views
+        report = evaluation_report(predictor, val_set)
+        result["metrics"].update({k.replace("eval_", "val_tta_"): v for k, v in report["metrics"].items()})
     if config.reframe_eval:
         report = evaluation_report(predictor, val_set, ("tight", "border"))
         for how, values in report["reframed"].items():
@@ -420,6 +425,7 @@ def _manifest_fields(
             "python": platform.python_version(),
         },
         "hub": None,
+        "tta": TTA_VIEWS[config.tta],
     }
 
 

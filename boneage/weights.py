@@ -82,7 +82,8 @@ class Manifest:
 
     @property
     def validation_mae(self) -> float | None:
-        value = self.metrics.get("val_mae_months")
+        """The validation MAE of predictions as served (with the manifest's TTA views, if any)."""
+        value = self.metrics.get("val_tta_mae_months", self.metrics.get("val_mae_months"))
         return float(value) if value is not None else None
 
 
