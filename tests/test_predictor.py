@@ -116,3 +116,20 @@ def test_background_predictor_hands_a_build_failure_to_every_caller(trained_weig
     for _ in range(2):
         with pytest.raises(WeightsIntegrityError, match="do not fit"):
             background.get(timeout=60)
+
+
+def test_tta_views_in_the_manifest_are_averaged(predictor: Predictor, hand_pixels):
+    """With TTA views the prediction is the mean over the views, each through the same model."""
+    from dataclasses import replace
+
+    from boneage.data import affine
+    from boneage.preprocess import preprocess
+
+    image = preprocess(hand_pixels, predictor.preprocess_config).image
+    views = [{}, {"scale": 0.9}, {"angle": 5.0}]
+    with_tta = Predictor(predictor.model, replace(predictor.manifest, tta=views))
+    singles = [
+        float(predictor.predict_months([affine(image, **v) if v else image], [True])[0]) for v in views
+    ]
+    assert float(with_tta.predict_months([image], [True])[0]) == pytest.approx(np.mean(singles), abs=1e-3)
+    assert len(set(np.round(singles, 3))) > 1, "the views really differ"
