@@ -225,7 +225,7 @@ def augment(image: np.ndarray, rng: np.random.Generator, strength: str = "modera
 
     The chain crops to the hand, which removes most framing differences; zoom, stretch and
     shift cover what is left (a looser or tighter hand box, a differently squashed upload).
-    "strong" learnt more slowly in 3-epoch trials (docs/model.md); "moderate" is shipped.
+    "moderate" is shipped; why, and how far that choice is measured: docs/model.md.
     """
     ranges = AUGMENTATIONS[strength]
     image = affine(
