@@ -53,7 +53,7 @@ def find_dataset(root: Path) -> tuple[Path, Path]:
     return csv_path, image_dir
 
 
-def _parse_bool(value: str) -> bool:
+def parse_bool(value: str) -> bool:
     return str(value).strip().lower() in ("true", "1", "m", "male", "yes")
 
 
@@ -70,7 +70,7 @@ def read_samples(root: Path) -> list[Sample]:
         for row in reader:
             key = str(row["id"]).strip()
             if key in available:
-                samples.append(Sample(key, available[key], float(row["boneage"]), _parse_bool(row["male"])))
+                samples.append(Sample(key, available[key], float(row["boneage"]), parse_bool(row["male"])))
     if not samples:
         raise DatasetError(f"No image of {csv_path.name} was found in {image_dir}.")
     return samples

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from boneage.data import IMAGE_SUFFIXES, _parse_bool
+from boneage.data import IMAGE_SUFFIXES, parse_bool
 from boneage.errors import BoneAgeError, InvalidSexError
 from boneage.inputs import parse_age_months, parse_sex
 from boneage.io import load_radiograph
@@ -59,7 +59,7 @@ def read_labels(path: Path) -> dict[str, PatientFields]:
                 continue
             sex = row.get("sex") or None
             if sex is None and row.get("male") not in (None, ""):
-                sex = "male" if _parse_bool(row["male"]) else "female"
+                sex = "male" if parse_bool(row["male"]) else "female"
             age = row.get("age_months") or None
             fields = PatientFields(sex, float(age) if age else None)
             labels[key] = labels[Path(key).stem] = fields

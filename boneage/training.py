@@ -158,7 +158,6 @@ def _train_loader(dataset: CachedImages, config: TrainConfig, epoch: int, world:
 def train(config: TrainConfig) -> dict:
     """Train, keep the best epoch, write weights + manifest + report into ``config.out_dir``."""
     seed_everything(config.seed)
-    started = time.time()
     device = pick_device(config.device)
     world = init_distributed(device)
     if world.world_size > 1 and device.type == "cuda":
@@ -172,10 +171,14 @@ def train(config: TrainConfig) -> dict:
     if config.limit:
         samples = samples[: config.limit]
     cache_dir = Path(config.cache_dir or out_dir / "cache")
-    if world.is_main:  # one process preprocesses, the others read its cache
+    # One process preprocesses; the others then read its cache from disk.
+    cache = (
         build_cache(samples, preprocess_config, cache_dir, workers=max(1, config.workers))
+        if world.is_main
+        else None
+    )
     world.barrier()
-    cache = build_cache(samples, preprocess_config, cache_dir, workers=max(1, config.workers))
+    cache = cache or build_cache(samples, preprocess_config, cache_dir, workers=max(1, config.workers))
     usable = [s for s, good in zip(samples, cache.ok, strict=True) if good]
     index_of = {id(s): i for i, s in enumerate(samples)}
     train_set, val_set = split_samples(usable, config.val_fraction, config.seed)
@@ -233,6 +236,7 @@ def train(config: TrainConfig) -> dict:
     for epoch in epochs:
         torch.manual_seed(config.seed * 1000 + epoch + world.rank)  # dropout / drop-path
         train_data.epoch = epoch
+        epoch_started = time.time()
         network.train()
         losses = []
         batches = tqdm(
@@ -268,6 +272,7 @@ def train(config: TrainConfig) -> dict:
                 state.best_mae, state.best_epoch = val["val_mae_months"], epoch
                 state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             state.epoch = epoch
+            state.elapsed_s += time.time() - epoch_started
             save_checkpoint(checkpoint_path, state, model, optimiser, scheduler)
         else:
             state.epoch = epoch
@@ -277,6 +282,7 @@ def train(config: TrainConfig) -> dict:
         return {"worker_rank": world.rank}
     if state.epoch < config.epochs:
         return {"stopped_after": state.epoch, "history": state.history}
+    finished_epochs = time.time()  # epochs are counted in state.elapsed_s, across resumes
     model.load_state_dict(state.best_state)
     model = model.cpu().eval()
     evaluation = evaluate(model, val_loader, torch.device("cpu"))
@@ -286,14 +292,16 @@ def train(config: TrainConfig) -> dict:
         {
             "best_epoch": state.best_epoch,
             "refused": len(cache.refused),
-            "duration_s": round(time.time() - started + state.elapsed_s, 1),
+            "duration_s": round(state.elapsed_s + time.time() - finished_epochs, 1),
         }
     )
-    manifest = save_weights(model, out_dir, fields_)
-    extra = _evaluate_app_path(model, manifest, config, val_set)
+    # The app-path checks need only the manifest's settings; the file is written once, after them.
+    extra = _evaluate_app_path(
+        model, Manifest.from_dict({**fields_, "filename": "", "sha256": ""}), config, val_set
+    )
     if extra:
         metrics.update(extra["metrics"])
-        manifest = save_weights(model, out_dir, {**fields_, "metrics": metrics})
+    manifest = save_weights(model, out_dir, {**fields_, "metrics": metrics})
     split = {"train": [s.id for s in train_set], "val": [s.id for s in val_set]}
     (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
     write_report(out_dir, manifest, state.history, evaluation, extra, cache.refused)
@@ -320,6 +328,7 @@ def save_checkpoint(path: Path, state: TrainingState, model, optimiser, schedule
         "best_epoch": state.best_epoch,
         "best_state": state.best_state,
         "history": json.dumps(state.history),
+        "elapsed_s": state.elapsed_s,
         "model": model.state_dict(),
         "optimiser": optimiser.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -341,6 +350,7 @@ def load_checkpoint(path: Path, model, optimiser, scheduler) -> TrainingState:
         best_epoch=int(payload["best_epoch"]),
         best_state=payload["best_state"],
         history=json.loads(payload["history"]),
+        elapsed_s=float(payload.get("elapsed_s", 0.0)),
     )
 
 
