@@ -38,6 +38,7 @@ class Evaluation:
     target: np.ndarray
     male: np.ndarray
     refused: dict[str, str] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)  # of the predicted images, in order
 
     @property
     def errors(self) -> np.ndarray:
@@ -116,7 +117,7 @@ def evaluate_samples(
     predictor, samples: list[Sample], reframing: str | None = None, progress: bool = True
 ) -> Evaluation:
     """Predict every sample through the app's path (optionally reframed first)."""
-    predicted, target, male, refused = [], [], [], {}
+    predicted, target, male, refused, ids = [], [], [], {}, []
     config = predictor.preprocess_config
     for sample in tqdm(samples, desc=reframing or "evaluate", unit="img", disable=not progress):
         try:
@@ -130,11 +131,13 @@ def evaluate_samples(
         predicted.append(months)
         target.append(sample.boneage)
         male.append(sample.male)
+        ids.append(sample.id)
     return Evaluation(
         np.asarray(predicted, dtype=np.float64),
         np.asarray(target, dtype=np.float64),
         np.asarray(male, dtype=bool),
         refused,
+        ids,
     )
 
 
@@ -147,6 +150,11 @@ def evaluation_report(predictor, samples: list[Sample], reframings: tuple[str, .
         "table": plain.table(),
         "refused": plain.refused,
         "reframed": {},
+        # Per image, so intervals can be calibrated from an evaluation (boneage.interval).
+        "predictions": [
+            {"id": i, "predicted": round(float(p), 3), "target": float(t), "male": bool(m)}
+            for i, p, t, m in zip(plain.ids, plain.predicted, plain.target, plain.male, strict=True)
+        ],
     }
     for how in reframings:
         other = evaluate_samples(predictor, samples, reframing=how)

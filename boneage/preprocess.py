@@ -18,8 +18,11 @@ import numpy as np
 import torch
 
 from boneage.errors import NotAHandRadiographError
-from boneage.segmentation import segment_hand
+from boneage.orientation import Orientation, border_pixels, normalise_polarity, orient_upright
+from boneage.segmentation import clean_mask, segment_hand
 from boneage.source import SourceTransform, apply_source_transform
+
+__all__ = ["border_pixels", "normalise_polarity"]  # re-exported: part of the chain's surface
 
 # Model inputs are standardised with fixed constants (not per-image) so intensities keep meaning.
 INPUT_MEAN = 0.25
@@ -34,6 +37,10 @@ class PreprocessConfig:
     # How the training images were formed; repeated on every input first (see boneage.source).
     source_transform: SourceTransform | None = None
     crop_to_hand: bool = True  # False: the whole (formed) radiograph is letterboxed
+    # "unet": the learned hand outline (boneage.unet), falling back to "classical" when the
+    # segmenter weights are not installed; "classical": thresholds and morphology.
+    segmenter: str = "classical"
+    correct_pose: bool = False  # mirror right hands and turn sideways hands upright (needs the U-Net)
     crop_margin: float = 0.03
     mask_background: bool = True
     target_mean: float = 0.45
@@ -45,6 +52,12 @@ class PreprocessConfig:
     min_hand_fraction: float = 0.05
     min_hand_contrast: float = 0.05  # share of the image's grey range; see hand_contrast
     min_hand_contrast_full_scale: float = 0.01  # and in full-scale units: flat noise is no hand
+    # U-Net gate, chosen on real hands against non-hand images (docs/segmentation.md):
+    min_hand_confidence: float = 0.91  # mean hand probability inside the outline
+    max_hand_solidity: float = 0.92  # outline area / its convex hull: fingers leave gaps, blobs do not
+    # Over-exposure: refuse when more than this share of the hand is burnt out at the image's
+    # maximum (real films: under 4%; clipped exports: over 15%). None: not checked.
+    max_saturated_fraction: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +81,11 @@ class PreprocessResult:
     crop_box: tuple[int, int, int, int]  # x0, y0, x1, y1 in input pixels
     hand_fraction: float  # share of the input covered by the hand
     inverted: bool  # the input had a white background and was inverted
+    orientation: Orientation = Orientation()  # mirrored / turned before the chain
+    # The upload after that turn (None when it was used as it is): source_mask and crop_box
+    # refer to this image then.
+    upright: np.ndarray | None = None
+    segmenter: str = "classical"  # which segmenter outlined the hand (after any fallback)
 
 
 def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> PreprocessResult:
@@ -80,9 +98,14 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
         NotAHandRadiographError: no hand-sized object was found.
     """
     config = config or PreprocessConfig()
+    orientation, upright = Orientation(), None
+    if config.correct_pose and (unet := _shared_unet()) is not None:
+        pixels, orientation = orient_upright(pixels, unet)
+        upright = pixels if orientation.changed else None
     input_shape = pixels.shape
     pixels = apply_source_transform(pixels, config.source_transform)
-    pixels, source_mask, inverted = find_hand(pixels, config)
+    found = locate_hand(pixels, config)
+    pixels, source_mask, inverted = found.pixels, found.mask, found.inverted
     hand_fraction = float(source_mask.mean())
     if config.crop_to_hand:
         crop_box = bounding_box(source_mask, margin=config.crop_margin)
@@ -107,6 +130,9 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
         crop_box=crop_box,
         hand_fraction=hand_fraction,
         inverted=inverted,
+        orientation=orientation,
+        upright=upright,
+        segmenter=found.segmenter,
     )
 
 
@@ -126,45 +152,86 @@ def _to_input_pixels(
     return full.astype(bool), scaled
 
 
+@dataclass(frozen=True)
+class FoundHand:
+    """The hand as the gate accepted it."""
+
+    pixels: np.ndarray  # bright bone on a dark background
+    mask: np.ndarray
+    inverted: bool
+    segmenter: str  # "unet" or "classical"
+    confidence: float | None  # U-Net: mean hand probability inside the outline
+
+
 def find_hand(pixels: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Bright-on-dark pixels, the hand's mask and whether the input was inverted; the image gate.
+    """Bright-on-dark pixels, the hand's mask and whether the input was inverted (see locate_hand)."""
+    found = locate_hand(pixels, config)
+    return found.pixels, found.mask, found.inverted
+
+
+def locate_hand(pixels: np.ndarray, config: PreprocessConfig) -> FoundHand:
+    """Polarity, the hand's outline, and the image gate: is this a usable hand radiograph?
 
     Raises:
-        NotAHandRadiographError: no hand-sized object, or none that stands out from the background.
+        NotAHandRadiographError: no hand-sized object; an outline the U-Net is unsure of; or
+            nothing that stands out from the background. The message says which, plainly.
     """
     pixels, inverted = normalise_polarity(pixels)
-    mask = segment_hand(pixels)
+    unet = _shared_unet() if config.segmenter == "unet" else None
+    confidence = None
+    if unet is not None:
+        probability = unet.probability(pixels)
+        mask = clean_mask(probability > unet.threshold)
+        confidence = float(probability[mask].mean()) if mask.any() else 0.0
+        if mask.any() and local_contrast(pixels, mask) < 0:
+            # The border misled the polarity (a dark film photographed on a bright light box):
+            # with the hand outlined, its own surroundings decide.
+            pixels, inverted = (1.0 - pixels).astype(np.float32), not inverted
+    else:
+        mask = segment_hand(pixels)
     if float(mask.mean()) < config.min_hand_fraction:
         raise NotAHandRadiographError(
             "No hand could be found in this image. Please upload a radiograph of the whole left "
             "hand and wrist, palm down, on a dark background."
         )
-    relative, full_scale = hand_contrast(pixels, mask)
+    if confidence is not None and confidence < config.min_hand_confidence:
+        raise NotAHandRadiographError(
+            "This does not look clearly like a hand X-ray: the hand's outline could not be "
+            "traced with confidence. Please upload the radiograph of the left hand and wrist."
+        )
+    if unet is not None and solidity(mask) > config.max_hand_solidity:
+        raise NotAHandRadiographError(
+            "This does not look like a hand: the object found has no fingers. Please upload the "
+            "radiograph of the left hand and wrist, with the fingers spread."
+        )
+    if (
+        config.max_saturated_fraction is not None
+        and saturated_fraction(pixels, mask) > config.max_saturated_fraction
+    ):
+        raise NotAHandRadiographError(
+            "This X-ray is over-exposed: the bones are burnt out to white and their detail is lost. "
+            "Please upload a properly exposed radiograph (or the original DICOM file)."
+        )
+    if unet is not None:
+        # The U-Net outline is trusted: compare the hand with the film right around it, not
+        # with a border that may be a bright surround.
+        relative = local_contrast(pixels, mask)
+        full_scale = local_contrast(pixels, mask, relative=False)
+    else:
+        relative, full_scale = hand_contrast(pixels, mask)
     if relative < config.min_hand_contrast or full_scale < config.min_hand_contrast_full_scale:
         raise NotAHandRadiographError(
             "This image has no object that stands out from the background like a hand on an "
             "X-ray. Please upload the radiograph of the left hand."
         )
-    return pixels, mask, inverted
+    return FoundHand(pixels, mask, inverted, "unet" if unet is not None else "classical", confidence)
 
 
-def normalise_polarity(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Make bone bright on a dark background; invert images whose border is mostly bright."""
-    border = border_pixels(pixels, width=max(2, min(pixels.shape) // 50))
-    if float(np.median(border)) > 0.5 and float(np.median(border)) > float(np.median(pixels)):
-        return (1.0 - pixels).astype(np.float32), True
-    return pixels, False
+def _shared_unet():
+    """The installed U-Net, or None: then the classical segmenter is the fallback."""
+    from boneage.unet import shared_segmenter  # torch model: loaded only when asked for
 
-
-def border_pixels(pixels: np.ndarray, width: int) -> np.ndarray:
-    return np.concatenate(
-        [
-            pixels[:width].ravel(),
-            pixels[-width:].ravel(),
-            pixels[:, :width].ravel(),
-            pixels[:, -width:].ravel(),
-        ]
-    )
+    return shared_segmenter()
 
 
 def hand_contrast(pixels: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -182,6 +249,40 @@ def hand_contrast(pixels: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
     low, high = np.percentile(pixels, [1, 99])
     difference = float(pixels[mask].mean() - pixels[~mask].mean())
     return difference / max(float(high - low), 1e-6), difference
+
+
+def saturated_fraction(pixels: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the hand's pixels within 1% of the image's brightest value."""
+    hand = pixels[mask]
+    return float(np.mean(hand >= float(pixels.max()) - 0.01)) if hand.size else 0.0
+
+
+def solidity(mask: np.ndarray) -> float:
+    """Area of the largest outline over the area of its convex hull (a disc: 1; a spread hand: ~0.7)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return 1.0
+    largest = max(contours, key=cv2.contourArea)
+    hull = cv2.contourArea(cv2.convexHull(largest))
+    return float(cv2.contourArea(largest) / hull) if hull > 0 else 1.0
+
+
+def local_contrast(pixels: np.ndarray, mask: np.ndarray, relative: bool = True) -> float:
+    """Mean of the hand minus the mean of a ring of background around it.
+
+    The ring is 4% of the image's longer side wide. ``relative``: as a share of the image's
+    1-99% grey range (see :func:`hand_contrast` for why); otherwise in full-scale units.
+    """
+    radius = max(2, round(0.04 * max(mask.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    ring = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & ~mask
+    if not ring.any() or not mask.any():
+        return 0.0
+    difference = float(pixels[mask].mean() - pixels[ring].mean())
+    if not relative:
+        return difference
+    low, high = np.percentile(pixels, [1, 99])
+    return difference / max(float(high - low), 1e-6)
 
 
 def bounding_box(mask: np.ndarray, margin: float = 0.0) -> tuple[int, int, int, int]:

@@ -45,6 +45,11 @@ def segment_hand(pixels: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
+def clean_mask(binary: np.ndarray) -> np.ndarray:
+    """The largest connected part with its holes filled: one hand, no islands."""
+    return fill_holes(largest_component(binary.astype(np.uint8)))
+
+
 def _threshold_mask(gray: np.ndarray, threshold: float, within: np.ndarray | None = None) -> np.ndarray:
     """Pixels above ``threshold``, cleaned: frame cleared, opened, closed, largest part, holes filled."""
     side = max(gray.shape)

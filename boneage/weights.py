@@ -56,6 +56,8 @@ class Manifest:
     # Test-time augmentation: the prediction is the mean over these views (boneage.data.affine
     # keyword arguments); empty means the image as it is.
     tta: list[dict] = field(default_factory=list)
+    # Prediction interval (boneage.interval.IntervalCalibration as a dict); empty: none calibrated.
+    interval: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
@@ -83,8 +85,10 @@ class Manifest:
     @property
     def validation_mae(self) -> float | None:
         """The validation MAE of predictions as served (with the manifest's TTA views, if any)."""
-        value = self.metrics.get("val_tta_mae_months", self.metrics.get("val_mae_months"))
-        return float(value) if value is not None else None
+        for key in ("served_val_mae_months", "val_tta_mae_months", "val_mae_months"):
+            if self.metrics.get(key) is not None:
+                return float(self.metrics[key])
+        return None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,227 @@
+"""The hand U-Net, its training plates, pose correction, the image gate and the fallback."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from boneage.composite import _place, load_hands, render_plate, training_pair
+from boneage.errors import NotAHandRadiographError
+from boneage.gate_eval import accepted, document_cases, generated_cases, non_hand_cases
+from boneage.io import load_radiograph
+from boneage.orientation import Orientation, orient_upright, rotate_expanded
+from boneage.preprocess import PreprocessConfig, preprocess
+from boneage.segtrain import SegmentTrainConfig, evaluate_segmenter, split_hands, train_segmenter
+from boneage.unet import (
+    DEFAULT_SEGMENTER_DIR,
+    HandUNet,
+    UNetSegmenter,
+    dice,
+    letterbox_for_unet,
+    shared_segmenter,
+    unletterbox,
+)
+from boneage.weights import Manifest, sha256_of
+from conftest import SHARED_DATA
+
+HIRES_DIR = SHARED_DATA / "rsna-train-hires"
+needs_hires = pytest.mark.skipif(not (HIRES_DIR / "images").is_dir(), reason="rsna-train-hires not present")
+needs_segmenter = pytest.mark.skipif(
+    not (DEFAULT_SEGMENTER_DIR / "manifest.json").is_file(), reason="no shipped segmenter"
+)
+
+
+def fake_hands_dir(root, count: int = 6):
+    """Background-removed hand cut-outs like rsna-train-hires: palm + fingers, background exactly 0."""
+    images = root / "images"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        image = np.zeros((260, 200), np.uint8)
+        cv2.ellipse(image, (100, 180), (60, 50), 0, 0, 360, int(rng.integers(90, 140)), -1)
+        for finger, x in enumerate((45, 75, 100, 125, 150)):
+            top = 40 + int(rng.integers(0, 30)) + (60 if finger == 0 else 0)
+            cv2.line(image, (x, 160), (x + (finger - 2) * 8, top), int(rng.integers(150, 250)), 14)
+        cv2.imwrite(str(images / f"{2000 + index}.png"), image)
+    return root
+
+
+def test_unet_keeps_the_input_size_and_gives_a_pose():
+    logits, pose = HandUNet((4, 8, 16))(torch.zeros(2, 1, 64, 64))
+    assert logits.shape == (2, 1, 64, 64)
+    assert pose.shape == (2, 3)
+
+
+def test_letterbox_round_trip_maps_back_onto_the_input():
+    pixels = np.zeros((300, 120), np.float32)
+    pixels[50:250, 30:90] = 1.0
+    square, box = letterbox_for_unet(pixels, 128)
+    assert square.shape == (128, 128)
+    back = unletterbox(square, box)
+    assert back.shape == pixels.shape
+    assert dice(back > 0.5, pixels > 0.5) > 0.95
+
+
+def test_placed_hand_mask_follows_the_pixels(tmp_path):
+    hand = load_hands(fake_hands_dir(tmp_path), long_side=200)[0]
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        pixels, weight, _, _ = _place(hand, (256, 200), rng, extent=0.8)
+        assert dice(weight > 0.5, pixels > 0.05) > 0.9
+
+
+def test_plates_have_a_hand_and_negatives_have_none(tmp_path):
+    hands = load_hands(fake_hands_dir(tmp_path))
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        plate, mask, _ = render_plate(hands, rng)
+        assert plate.dtype == np.float32 and plate.min() >= 0.0 and plate.max() <= 1.0
+        assert 0.02 < mask.mean() < 0.9
+    for _ in range(5):
+        square, mask, pose = training_pair(hands, rng, 96, negative_rate=1.0)
+        assert square.shape == (96, 96) and not mask.any() and pose[0] == 0.0
+
+
+def test_hand_split_is_deterministic_and_disjoint():
+    ids = [str(i) for i in range(38)]
+    train, held = split_hands(ids, 8, seed=42)
+    assert split_hands(ids, 8, seed=42) == (train, held)
+    assert len(held) == 8 and not set(train) & set(held) and len(train) + len(held) == 38
+
+
+def _tiny_config(hands_dir, out_dir, **overrides) -> SegmentTrainConfig:
+    values = dict(
+        hands_dir=hands_dir, out_dir=out_dir, image_size=64, channels=(4, 8, 16), steps=4,
+        batch_size=4, holdout=2, eval_plates=3, workers=0, checkpoint_every=2,
+    )  # fmt: skip
+    return SegmentTrainConfig(**{**values, **overrides})
+
+
+def test_segmenter_training_writes_weights_manifest_report_and_resumes_exactly(tmp_path):
+    hands_dir = fake_hands_dir(tmp_path / "hands")
+    straight = train_segmenter(_tiny_config(hands_dir, tmp_path / "straight"))
+    manifest = straight["manifest"]
+    assert manifest.architecture == "hand-unet" and len(manifest.training["held_out_ids"]) == 2
+    assert (tmp_path / "straight" / "report.md").read_text().count("|") > 10
+    assert "clean_unet_dice_mean" in manifest.metrics and "mirrored_accuracy" in manifest.metrics
+    # Stop after 2 steps, resume: the same weights to the last bit.
+    stopped = train_segmenter(_tiny_config(hands_dir, tmp_path / "resumed", stop_after=2))
+    assert stopped["stopped_after"] == 2
+    train_segmenter(_tiny_config(hands_dir, tmp_path / "resumed", resume=True))
+    assert sha256_of(tmp_path / "resumed" / manifest.filename) == manifest.sha256
+    loaded = UNetSegmenter.load(tmp_path / "straight")
+    assert loaded(np.random.default_rng(0).random((90, 70)).astype(np.float32)).shape == (90, 70)
+
+
+@needs_segmenter
+def test_shipped_segmenter_is_verified_and_documented():
+    manifest = Manifest.load(DEFAULT_SEGMENTER_DIR / "manifest.json")
+    assert sha256_of(DEFAULT_SEGMENTER_DIR / manifest.filename) == manifest.sha256
+    assert manifest.training["command"].startswith("python train_segmenter.py")
+    assert set(manifest.training["held_out_ids"]).isdisjoint(manifest.training["train_ids"])
+
+
+@needs_segmenter
+@needs_hires
+def test_shipped_segmenter_dice_on_held_out_hands():
+    segmenter = UNetSegmenter.load()
+    held_out = segmenter.manifest.training["held_out_ids"]
+    result = evaluate_segmenter(segmenter, HIRES_DIR, held_out, plates=24, seed=123)["per_set"]
+    assert result["clean_unet"]["dice_mean"] > 0.95
+    assert result["plates_unet"]["dice_mean"] > 0.9
+    assert result["squashed_unet"]["dice_mean"] > 0.85
+
+
+def _served_config() -> PreprocessConfig:
+    from boneage.weights import DEFAULT_WEIGHTS_DIR
+
+    return PreprocessConfig.from_dict(Manifest.load(DEFAULT_WEIGHTS_DIR / "manifest.json").preprocess)
+
+
+@needs_segmenter
+def test_gate_refuses_documents_photos_and_noise():
+    config = _served_config()
+    assert config.segmenter == "unet"
+    cases = [
+        c for c in non_hand_cases() if c.name in {"camera-grey", "page", "text", "coins-inverted", "brick"}
+    ]
+    cases += list(document_cases(3, seed=11)) + list(generated_cases(4, seed=11))
+    assert len(cases) >= 10
+    taken = [case.name for case in cases if accepted(case.data, config)[0]]
+    assert taken == []
+
+
+@needs_segmenter
+def test_gate_accepts_real_hand_radiographs(atlas_dir):
+    config = _served_config()
+    for path in sorted((atlas_dir / "images").glob("*.png"))[::6]:
+        ok, reason = accepted(path, config)
+        assert ok, (path.stem, reason)
+
+
+@needs_segmenter
+def test_refusal_reason_is_plain_words():
+    page = next(document_cases(1, seed=5))
+    with pytest.raises(NotAHandRadiographError) as caught:
+        preprocess(load_radiograph(page.data).pixels, _served_config())
+    assert "hand" in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+@needs_segmenter
+def test_right_hands_and_sideways_films_are_turned_back(atlas_dir):
+    segmenter = shared_segmenter()
+    pixels = load_radiograph(atlas_dir / "images" / "M10.png").pixels
+    assert orient_upright(pixels, segmenter)[1] == Orientation()
+    assert orient_upright(np.ascontiguousarray(pixels[:, ::-1]), segmenter)[1].mirrored
+    turned = orient_upright(np.ascontiguousarray(np.rot90(pixels, -1)), segmenter)[1]
+    assert abs(abs(turned.rotated_degrees) - 90) < 25
+
+
+@needs_segmenter
+def test_mirrored_turned_and_inverted_uploads_keep_their_bone_age(atlas_dir):
+    from boneage.predictor import Predictor
+
+    predictor = Predictor.load()
+    for name in ("F10", "M13", "M20"):
+        pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
+        clean = predictor.predict_pixels(pixels, name.startswith("M"))
+        for variant in (pixels[:, ::-1], np.rot90(pixels, 1), 1.0 - pixels):
+            months = predictor.predict_pixels(
+                np.ascontiguousarray(variant, dtype=np.float32), name.startswith("M")
+            )
+            assert abs(months - clean) < 12, name
+
+
+def test_rotate_expanded_keeps_every_pixel():
+    pixels = np.zeros((100, 60), np.float32)
+    pixels[10:90, 10:50] = 1.0
+    turned = rotate_expanded(pixels, 90)
+    assert turned.shape == (60, 100)
+    assert abs(float(turned.sum()) - float(pixels.sum())) / float(pixels.sum()) < 0.02
+
+
+def test_classical_fallback_when_the_unet_is_missing(tmp_path, monkeypatch, hand_pixels):
+    monkeypatch.setenv("BONEAGE_SEGMENTER", str(tmp_path / "nothing-here"))
+    assert shared_segmenter() is None
+    result = preprocess(hand_pixels, PreprocessConfig(size=64, segmenter="unet", correct_pose=True))
+    assert result.segmenter == "classical" and result.orientation == Orientation()
+
+
+def test_broken_segmenter_weights_fall_back_too(tmp_path, monkeypatch, hand_pixels):
+    hands_dir = fake_hands_dir(tmp_path / "hands")
+    train_segmenter(_tiny_config(hands_dir, tmp_path / "seg"))
+    manifest = json.loads((tmp_path / "seg" / "manifest.json").read_text())
+    (tmp_path / "seg" / manifest["filename"]).write_bytes(b"not weights")
+    monkeypatch.setenv("BONEAGE_SEGMENTER", str(tmp_path / "seg"))
+    assert shared_segmenter() is None
+    assert preprocess(hand_pixels, PreprocessConfig(size=64, segmenter="unet")).segmenter == "classical"
+
+
+def test_non_hand_set_is_deterministic_and_varied():
+    first, second = non_hand_cases(seed=3), non_hand_cases(seed=3)
+    assert [c.data for c in first] == [c.data for c in second]
+    assert len({c.category for c in first}) >= 4 and len(first) >= 200
