@@ -1,8 +1,8 @@
 """Bone Age: a Gradio app that estimates skeletal age from a left-hand radiograph.
 
-Thin wiring only: decoding, preprocessing, the model and the wording live in ``boneage/``.
-Run with ``python app.py``; set BONEAGE_WEIGHTS to a folder with manifest.json to use other
-weights, and GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to choose where it listens.
+Thin wiring only: decoding, preprocessing, the model, the wording, the chart and the report live
+in ``boneage/``. Run with ``python app.py``; set BONEAGE_WEIGHTS to a folder with manifest.json to
+use other weights, and GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to choose where it listens.
 """
 
 from __future__ import annotations
@@ -15,17 +15,22 @@ import gradio as gr
 import torch
 
 from boneage import __version__
-from boneage.errors import BoneAgeError, ModelNotInstalledError, WeightsIntegrityError
+from boneage.errors import BoneAgeError, InvalidInputError, ModelNotInstalledError, WeightsIntegrityError
+from boneage.i18n import LANGUAGE_NAMES, normalise_language, t, translate_error
 from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
 from boneage.io import MAX_FILE_BYTES, load_radiograph
 from boneage.predictor import BackgroundPredictor, Predictor, analyse
 from boneage.report import (
-    DISCLAIMER,
+    chart_image,
+    heatmap_view,
     model_view,
     no_model_markdown,
     overlay_hand,
     preview_image,
+    refusal_markdown,
     result_markdown,
+    save_heatmap_png,
+    save_report_pdf,
 )
 from boneage.runtime import limit_malloc_arenas
 from boneage.weights import resolve_weights
@@ -37,13 +42,27 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # atlas plates, Apa
 CONCURRENCY = int(os.environ.get("BONEAGE_CONCURRENCY", "2"))
 QUEUE_SIZE = int(os.environ.get("BONEAGE_QUEUE_SIZE", "32"))
 TORCH_THREADS = int(os.environ.get("BONEAGE_TORCH_THREADS", "0"))  # 0: torch's default (all cores)
-UNEXPECTED = "Something went wrong while reading this image. Please try another file or export."
+# Files made for one response (report, heatmap, images) are deleted from Gradio's cache after
+# this many seconds: nothing about a child stays on the server.
+KEEP_FILES_S = 600
+LANGUAGE_CHOICES = [(name, code) for code, name in LANGUAGE_NAMES.items()]
+EXAMPLES = {"F04": ("female", 1, 3), "M13": ("male", 4, 5), "F19": ("female", 9, 0), "M22": ("male", 11, 10)}
+CSS = """
+#result { min-height: 4em; }
+#examples .caption-label { white-space: normal; }
+@media (max-width: 640px) { #result h2 { font-size: 1.35em; } }
+"""
+SCROLL_TO_RESULT = (
+    "() => document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
+)
+BROWSER_LANGUAGE = "() => (navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh-TW' : 'en'"
 
 
 def start_model() -> tuple[BackgroundPredictor | None, str]:
     """Resolve and verify the weights now; build the model in the background.
 
-    On failure the app still runs and says why. The page is served while timm imports.
+    On failure the app still runs and says why (the status key of boneage.i18n). The page is
+    served while timm imports.
     """
     if TORCH_THREADS:
         torch.set_num_threads(TORCH_THREADS)
@@ -51,17 +70,23 @@ def start_model() -> tuple[BackgroundPredictor | None, str]:
         resolved = resolve_weights()
     except ModelNotInstalledError as exc:
         log.warning("No model: %s", exc)
-        return None, "No trained model is installed: the app shows the prepared image but no bone age."
+        return None, "model_status_none"
     except WeightsIntegrityError as exc:
         log.error("Model refused: %s", exc)
-        return None, "The installed model failed its integrity check and was not loaded."
-    model = BackgroundPredictor(resolved)
-    info = model.info
-    mae = f", validation MAE {info.validation_mae_months:.1f} months" if info.validation_mae_months else ""
-    return model, f"Model: {info.name} v{info.version} ({info.source} weights{mae})."
+        return None, "model_status_broken"
+    return BackgroundPredictor(resolved), "model_status"
 
 
 MODEL, MODEL_STATUS = start_model()
+
+
+def model_status(lang: str) -> str:
+    if MODEL is None:
+        return f"<small>{t(MODEL_STATUS, lang)}</small>"
+    info = MODEL.info
+    mae = f"{info.validation_mae_months:.1f}" if info.validation_mae_months else "?"
+    text = t("model_status", lang, name=info.name, version=info.version, source=info.source, mae=mae)
+    return f"<small>{text}</small>"
 
 
 def predictor() -> Predictor | None:
@@ -72,56 +97,98 @@ def predictor() -> Predictor | None:
         return MODEL.get()
     except Exception:
         log.exception("The model could not be built")
-        raise refuse("The installed model could not be loaded. Please try again later.", "No model") from None
+        raise ModelUnavailable() from None
 
 
-def refuse(message: str, title: str) -> gr.Error:
-    """A user-facing error: shown in the UI and the API, not logged as a server fault."""
+class ModelUnavailable(BoneAgeError):
+    title = "No model"
+
+
+class NoImage(InvalidInputError):
+    title = "No image"
+
+
+def _message(error: Exception, lang: str) -> tuple[str, str]:
+    """(title, message) for the person at the form, in their language."""
+    if isinstance(error, NoImage):
+        return t("title_NoImage", lang), t("error_no_image", lang)
+    if isinstance(error, ModelUnavailable):
+        return t("title_ModelNotInstalledError", lang), t("error_model_broken", lang)
+    if isinstance(error, BoneAgeError):
+        return translate_error(error, lang)
+    return t("title_InvalidImageError", lang), t("error_unexpected", lang)
+
+
+def refuse(error: Exception, lang: str = "en") -> gr.Error:
+    """A user-facing API error: shown to the caller, not logged as a server fault."""
+    title, message = _message(error, lang)
     log.info("Refused: %s", title)
     return gr.Error(message, title=title, print_exception=False)
 
 
-def _run(file_path, sex, age_months):
+def _analyse(file_path, sex, age_months, lang: str):
     if not file_path:
-        raise refuse("Please upload an X-ray of the left hand first.", "No image")
-    model = predictor()  # outside the try: its own refusal must not become "unexpected"
+        raise NoImage()
+    model = predictor()
     try:
-        return analyse(file_path, sex, age_months, predictor=model)
-    except BoneAgeError as exc:
-        raise refuse(str(exc), exc.title) from None
-    except Exception:
+        return analyse(file_path, sex, age_months, predictor=model, lang=lang, heatmap=model is not None)
+    except BoneAgeError:
+        raise
+    except Exception as exc:
         log.exception("Unexpected failure on an upload")
-        raise refuse(UNEXPECTED, "Cannot use this image") from None
+        raise RuntimeError("unexpected") from exc
 
 
-def estimate(file_path, sex, years, months):
-    """UI handler: images, the result card and the JSON summary."""
+def estimate(file_path, sex, years, months, lang):
+    """UI handler. A refused upload is one clear message in the result card; no error badges."""
+    lang = normalise_language(lang)
     try:
         age = age_from_years_months(years, months)
-    except BoneAgeError as exc:
-        raise refuse(str(exc), exc.title) from None
-    result = _run(file_path, sex, age)
-    markdown = result_markdown(result) if result.bone_age_months is not None else no_model_markdown()
-    return overlay_hand(result), model_view(result), markdown, result.to_dict()
+        result = _analyse(file_path, sex, age, lang)
+    except Exception as exc:
+        title, message = _message(exc, lang)
+        log.info("Refused in the UI: %s", title)
+        return refusal_markdown(title, message, lang), None, None, None, None, None, {"error": message}
+    if result.bone_age_months is None:
+        return (
+            no_model_markdown(lang),
+            overlay_hand(result),
+            model_view(result),
+            None,
+            None,
+            None,
+            result.to_dict(),
+        )
+    return (
+        result_markdown(result, lang),
+        overlay_hand(result),
+        model_view(result),
+        heatmap_view(result),
+        chart_image(result, lang),
+        str(save_report_pdf(result, lang)),
+        result.to_dict(),
+    )
 
 
-def predict(image, sex, age_months):
+def predict(image, sex, age_months, lang="en"):
     """API: bone age for an image file, the sex ('female'/'male') and the age in months.
 
-    Every input is checked first, so a caller learns what is wrong with its request even on a
-    server without a model; only then does a missing model answer "No model".
+    Returns (result, report PDF, heatmap PNG); see the README for the result's schema. Every
+    input is checked first, so a caller learns what is wrong with its request even on a server
+    without a model; only then does a missing model answer "No model".
     """
+    lang = normalise_language(lang)
     try:
         age = parse_age_months(age_months)
         parse_sex(sex)
-    except BoneAgeError as exc:
-        raise refuse(str(exc), exc.title) from None
-    result = _run(image, sex, age)
+        result = _analyse(image, sex, age, lang)
+    except Exception as exc:
+        raise refuse(exc, lang) from None
     if result.bone_age_months is None:
-        raise refuse(
-            "No trained bone-age model is installed on this server, so no estimate can be made.", "No model"
+        raise gr.Error(
+            t("error_no_model", lang), title=t("title_ModelNotInstalledError", lang), print_exception=False
         )
-    return result.to_dict()
+    return result.to_dict(), str(save_report_pdf(result, lang)), str(save_heatmap_png(result))
 
 
 def preview(file_path):
@@ -130,15 +197,10 @@ def preview(file_path):
         return None, gr.update(), gr.update(), gr.update()
     try:
         radiograph = load_radiograph(Path(file_path))
-    except BoneAgeError as exc:
-        gr.Warning(str(exc))
-        return None, gr.update(), gr.update(), gr.update()
-    except Exception:
-        log.exception("Unexpected failure on preview")
-        gr.Warning(UNEXPECTED)
+    except Exception:  # the estimate button explains; a preview failure needs no second message
         return None, gr.update(), gr.update(), gr.update()
     meta = radiograph.metadata
-    sex = {"male": "Male", "female": "Female"}.get(meta.get("sex"), gr.update())
+    sex = meta.get("sex") if meta.get("sex") in ("male", "female") else gr.update()
     if "age_months" in meta:
         years, months = divmod(round(meta["age_months"]), 12)
     else:
@@ -146,76 +208,184 @@ def preview(file_path):
     return preview_image(radiograph.pixels), sex, years, months
 
 
-def examples() -> list[list]:
-    rows = {"F04": ("Female", 1, 3), "M13": ("Male", 4, 5), "F19": ("Female", 9, 0), "M22": ("Male", 11, 10)}
-    return [
-        [str(EXAMPLES_DIR / f"{k}.png"), *v] for k, v in rows.items() if (EXAMPLES_DIR / f"{k}.png").is_file()
-    ]
+def example_items(lang: str) -> list[tuple[str, str]]:
+    """(thumbnail path, caption) for the atlas examples that ship in examples/."""
+    items = []
+    for name, (sex, years, months) in EXAMPLES.items():
+        path = EXAMPLES_DIR / f"{name}.png"
+        if path.is_file():
+            age = t(
+                "years_months",
+                lang,
+                years=years,
+                year_word=t("years", lang),
+                months=months,
+                month_word=t("months", lang),
+            )
+            items.append((str(path), t("example_caption", lang, sex=t(sex, lang), age=age)))
+    return items
+
+
+def pick_example(evt: gr.SelectData):
+    name = list(EXAMPLES)[evt.index]
+    sex, years, months = EXAMPLES[name]
+    path = str(EXAMPLES_DIR / f"{name}.png")
+    return path, preview(path)[0], sex, years, months
+
+
+def relabel(lang):
+    """Every visible text in ``lang`` (the language switch and the browser's language)."""
+    lang = normalise_language(lang)
+    return (
+        f"# {t('app_title', lang)}\n{t('app_intro', lang)}",
+        model_status(lang),
+        gr.update(label=t("upload_label", lang)),
+        gr.update(
+            label=t("sex_label", lang), choices=[(t("female", lang), "female"), (t("male", lang), "male")]
+        ),
+        gr.update(label=t("age_years", lang)),
+        gr.update(label=t("age_months", lang)),
+        gr.update(value=t("estimate_button", lang)),
+        gr.update(label=t("your_upload", lang)),
+        gr.update(label=t("examples_label", lang), value=example_items(lang)),
+        gr.update(label=t("outline_label", lang)),
+        gr.update(label=t("model_view_label", lang)),
+        gr.update(label=t("report_label", lang)),
+        gr.update(label=t("heatmap_toggle", lang)),
+        gr.update(label=t("chart_label", lang)),
+        gr.update(label=t("details_label", lang)),
+        t("disclaimer", lang) + f"\n\n<small>Bone Age {__version__}</small>",
+        gr.update(label=t("language", lang)),
+    )
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="Bone Age — skeletal age from a hand X-ray") as demo:
-        gr.Markdown(
-            "# Bone Age\nEstimate a child's skeletal (bone) age from an X-ray of the **left hand**. "
-            "Upload the radiograph, give the child's sex and age, and see the bone age, the "
-            "difference to the real age and what it means."
-        )
-        gr.Markdown(f"<small>{MODEL_STATUS}</small>", elem_id="model-status")
+    lang = "en"
+    with gr.Blocks(
+        title="Bone Age — skeletal age from a hand X-ray", delete_cache=(KEEP_FILES_S // 2, KEEP_FILES_S)
+    ) as demo:
+        with gr.Row(equal_height=False):
+            title = gr.Markdown(f"# {t('app_title', lang)}\n{t('app_intro', lang)}")
+            language = gr.Radio(
+                LANGUAGE_CHOICES,
+                value=lang,
+                label=t("language", lang),
+                elem_id="language",
+                scale=0,
+                min_width=200,
+            )
+        status = gr.Markdown(model_status(lang), elem_id="model-status")
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=1, min_width=300):
                 # No file_types: content is sniffed, and PACS exports often have no extension.
-                upload = gr.File(
-                    label="Hand X-ray (PNG, JPEG or DICOM)",
-                    type="filepath",
-                    elem_id="upload",
+                upload = gr.File(label=t("upload_label", lang), type="filepath", elem_id="upload")
+                sex = gr.Radio(
+                    [(t("female", lang), "female"), (t("male", lang), "male")],
+                    label=t("sex_label", lang),
+                    elem_id="sex",
                 )
-                sex = gr.Radio(["Female", "Male"], label="Sex", elem_id="sex")
                 with gr.Row():
                     years = gr.Number(
-                        label="Age: years", minimum=0, maximum=20, precision=0, elem_id="age-years"
+                        label=t("age_years", lang),
+                        minimum=0,
+                        maximum=20,
+                        precision=0,
+                        elem_id="age-years",
+                        min_width=100,
                     )
                     months = gr.Number(
-                        label="and months", value=0, minimum=0, maximum=11, precision=0, elem_id="age-months"
+                        label=t("age_months", lang),
+                        value=0,
+                        minimum=0,
+                        maximum=11,
+                        precision=0,
+                        elem_id="age-months",
+                        min_width=100,
                     )
-                button = gr.Button("Estimate bone age", variant="primary", elem_id="estimate")
-                uploaded = gr.Image(label="Your upload", interactive=False, height=320)
-            with gr.Column(scale=2):
+                button = gr.Button(t("estimate_button", lang), variant="primary", elem_id="estimate")
+                uploaded = gr.Image(label=t("your_upload", lang), interactive=False, height=240)
+                gallery = gr.Gallery(
+                    example_items(lang), label=t("examples_label", lang), columns=4, height="auto",
+                    allow_preview=False, object_fit="contain", interactive=False, elem_id="examples",
+                )  # fmt: skip
+            with gr.Column(scale=2, min_width=300):
                 result = gr.Markdown(
-                    "Results will appear here." if MODEL else no_model_markdown(), elem_id="result"
+                    t("result_placeholder", lang) if MODEL else no_model_markdown(lang), elem_id="result"
                 )
+                disclaimer = gr.Markdown(
+                    t("disclaimer", lang) + f"\n\n<small>Bone Age {__version__}</small>", elem_id="disclaimer"
+                )
+                chart = gr.Image(label=t("chart_label", lang), interactive=False, elem_id="chart", height=380)
+                report = gr.File(label=t("report_label", lang), interactive=False, elem_id="report")
                 with gr.Row():
                     outline = gr.Image(
-                        label="Hand found (green) and crop (blue)", interactive=False, height=360
+                        label=t("outline_label", lang), interactive=False, height=340, elem_id="outline"
                     )
                     processed = gr.Image(
-                        label="What the model looked at", interactive=False, height=360, elem_id="model-view"
+                        label=t("model_view_label", lang), interactive=False, height=340, elem_id="model-view"
                     )
-                summary = gr.JSON(label="Details (JSON)", open=False)
-        # API-only inputs: free-text sex and age in months, validated by boneage.inputs.
+                    heat = gr.Image(
+                        label=t("heatmap_toggle", lang),
+                        interactive=False,
+                        height=340,
+                        visible=False,
+                        elem_id="heatmap",
+                    )
+                show_heat = gr.Checkbox(label=t("heatmap_toggle", lang), value=False, elem_id="show-heatmap")
+                with gr.Accordion(t("details_label", lang), open=False) as details:
+                    summary = gr.JSON(show_label=False)
+        # API-only inputs and outputs: free-text sex, age in months, language; the result's files.
         sex_text = gr.Textbox(visible=False)
         age_months = gr.Number(visible=False)
+        lang_text = gr.Textbox(value="en", visible=False)
+        api_result = gr.JSON(visible=False)
+        api_report = gr.File(visible=False)
+        api_heatmap = gr.File(visible=False)
         api_button = gr.Button(visible=False)
 
+        texts = [
+            title,
+            status,
+            upload,
+            sex,
+            years,
+            months,
+            button,
+            uploaded,
+            gallery,
+            outline,
+            processed,
+            report,
+            show_heat,
+            chart,
+            details,
+            disclaimer,
+            language,
+        ]
+        demo.load(None, None, language, js=BROWSER_LANGUAGE)
+        language.change(relabel, language, texts, api_visibility="private")
         upload.upload(preview, upload, [uploaded, sex, years, months], api_visibility="private")
+        gallery.select(pick_example, None, [upload, uploaded, sex, years, months], api_visibility="private")
+        show_heat.change(
+            lambda on: (gr.update(visible=not on), gr.update(visible=on)), show_heat, [processed, heat],
+            api_visibility="private",
+        )  # fmt: skip
         button.click(
             estimate,
-            [upload, sex, years, months],
-            [outline, processed, result, summary],
+            [upload, sex, years, months, language],
+            [result, outline, processed, heat, chart, report, summary],
             api_visibility="private",
             concurrency_limit=CONCURRENCY,
             concurrency_id="model",  # the UI and the API share one pool of model workers
-        )
+        ).then(None, js=SCROLL_TO_RESULT)
         api_button.click(
             predict,
-            [upload, sex_text, age_months],
-            summary,
+            [upload, sex_text, age_months, lang_text],
+            [api_result, api_report, api_heatmap],
             api_name="predict",
             concurrency_limit=CONCURRENCY,
             concurrency_id="model",
         )
-        if rows := examples():
-            gr.Examples(rows, [upload, sex, years, months], label="Atlas standard radiographs to try")
-        gr.Markdown(DISCLAIMER + f"\n\n<small>Bone Age {__version__}</small>")
     return demo
 
 
@@ -229,4 +399,5 @@ if __name__ == "__main__":
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_BYTES,
         show_error=True,
+        css=CSS,
     )

@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from boneage.chart import chart_data
 from boneage.data import affine
+from boneage.heatmap import grad_cam
 from boneage.inputs import Sex, parse_age_months, parse_sex
+from boneage.interval import IntervalCalibration
 from boneage.io import ImageSource, Radiograph, load_radiograph
 from boneage.models import BoneAgeRegressor
 from boneage.preprocess import (
@@ -59,6 +62,28 @@ class Analysis:
     interpretation: Interpretation | None = None
     model: ModelInfo | None = None
     timing_ms: dict[str, float] = field(default_factory=dict)  # decode, preprocess, model
+    interval: IntervalCalibration | None = None  # how the bone age's interval was calibrated
+    heatmap: np.ndarray | None = None  # Grad-CAM over preprocessed.image, [0, 1]
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The bone age's interval in months, when a calibration is installed."""
+        if self.interval is None or self.bone_age_months is None:
+            return None
+        return self.interval.interval(self.bone_age_months)
+
+    def interval_dict(self) -> dict | None:
+        if self.bounds is None or self.interval is None:
+            return None
+        coverage = self.interval.coverage
+        return {
+            "level": self.interval.level,
+            "low_months": round(self.bounds[0], 1),
+            "high_months": round(self.bounds[1], 1),
+            "measured_coverage": coverage.get("coverage"),
+            "measured_on_n": coverage.get("n"),
+            "method": self.interval.method,
+        }
 
     def to_dict(self) -> dict:
         """JSON-safe summary (no pixel arrays)."""
@@ -67,7 +92,13 @@ class Analysis:
             "chronological_age_months": _round(self.chronological_age_months),
             "gap_months": _round(self.gap_months),
             "sex": self.sex,
+            "interval": self.interval_dict(),
             "interpretation": self.interpretation.to_dict() if self.interpretation else None,
+            "chart": (
+                chart_data(self.sex, self.chronological_age_months, self.bone_age_months, self.bounds)
+                if self.bone_age_months is not None
+                else None
+            ),
             "expected_error_months": self.model.validation_mae_months if self.model else None,
             "model": asdict(self.model) if self.model else None,
             "image": {
@@ -78,6 +109,9 @@ class Analysis:
                 "hand_fraction": round(self.preprocessed.hand_fraction, 3),
                 "crop_box": list(self.preprocessed.crop_box),
                 "inverted": self.preprocessed.inverted,
+                "mirrored": self.preprocessed.orientation.mirrored,
+                "rotated_degrees": self.preprocessed.orientation.rotated_degrees,
+                "segmenter": self.preprocessed.segmenter,
             },
             "timing_ms": {step: round(ms, 1) for step, ms in self.timing_ms.items()},
         }
@@ -95,7 +129,9 @@ class Predictor:
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.manifest = manifest
         self.info = ModelInfo.from_manifest(manifest, source)
+        self._grad_lock = threading.Lock()
         self.preprocess_config = PreprocessConfig.from_dict(manifest.preprocess)
+        self.interval = IntervalCalibration.from_dict(manifest.interval) if manifest.interval else None
 
     @classmethod
     def load(
@@ -124,8 +160,20 @@ class Predictor:
         processed = preprocess(pixels, self.preprocess_config)
         return float(self.predict_months([processed.image], [male])[0])
 
-    def analyse(self, source: ImageSource | Radiograph, sex: object, age_months: object) -> Analysis:
-        return analyse(source, sex, age_months, predictor=self)
+    def analyse(
+        self,
+        source: ImageSource | Radiograph,
+        sex: object,
+        age_months: object,
+        lang: str = "en",
+        heatmap: bool = False,
+    ) -> Analysis:
+        return analyse(source, sex, age_months, predictor=self, lang=lang, heatmap=heatmap)
+
+    def heatmap(self, image: np.ndarray, male: bool) -> np.ndarray:
+        """Grad-CAM of the bone age over one preprocessed image (the un-augmented view)."""
+        with self._grad_lock:  # hooks are per model: one heatmap at a time
+            return grad_cam(self.model, image, male)
 
 
 class BackgroundPredictor:
@@ -166,6 +214,8 @@ def analyse(
     age_months: object,
     predictor: Predictor | None = None,
     config: PreprocessConfig | None = None,
+    lang: str = "en",
+    heatmap: bool = False,
 ) -> Analysis:
     """Validate inputs, decode, preprocess and (when a model is installed) predict.
 
@@ -185,10 +235,17 @@ def analyse(
     bone_age = float(predictor.predict_months([processed.image], [child_sex == "male"])[0])
     clock.lap("model")
     gap = bone_age - age
-    meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months)
+    bounds = predictor.interval.interval(bone_age) if predictor.interval else None
+    level = predictor.interval.level if predictor.interval else 0.9
+    meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months, bounds, lang, level)
+    heat = None
+    if heatmap:
+        heat = predictor.heatmap(processed.image, child_sex == "male")
+        clock.lap("heatmap")
     return Analysis(
-        child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info, timing_ms=clock.laps
-    )
+        child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info,
+        timing_ms=clock.laps, interval=predictor.interval, heatmap=heat,
+    )  # fmt: skip
 
 
 class _Clock:

@@ -74,7 +74,7 @@ _SD_MONTHS: dict[str, list[float]] = {
     ],
 }
 
-Category = Literal["delayed", "normal", "advanced"]
+Category = Literal["delayed", "normal", "advanced", "uncertain"]
 
 
 def reference_sd_months(chronological_age_months: float, sex: Sex) -> float:
@@ -88,9 +88,24 @@ class Interpretation:
     reference_sd_months: float
     within_model_error: bool  # |gap| is smaller than the model's typical error
     sentence: str
+    # With an interval: the gap's interval in SD, and which side an uncertain result leans to.
+    z_interval: tuple[float, float] | None = None
+    leaning: Literal["delayed", "advanced"] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def categorise(z_low: float, z_high: float) -> tuple[Category, Literal["delayed", "advanced"] | None]:
+    """Delayed / normal / advanced when the whole interval (in SD) lies on one side of ±2 SD;
+    uncertain, leaning to the side it reaches into, when it crosses a boundary."""
+    if z_low > 2:
+        return "advanced", None
+    if z_high < -2:
+        return "delayed", None
+    if z_low >= -2 and z_high <= 2:
+        return "normal", None
+    return "uncertain", ("advanced" if z_high > 2 else "delayed")
 
 
 def interpret_gap(
@@ -98,46 +113,58 @@ def interpret_gap(
     chronological_age_months: float,
     sex: Sex,
     model_error_months: float | None = None,
+    interval: tuple[float, float] | None = None,
+    lang: str = "en",
+    interval_level: float = 0.9,
 ) -> Interpretation:
-    """Classify a gap as delayed / normal / advanced (beyond +-2 SD) and say it plainly."""
+    """Classify a gap as delayed / normal / advanced (beyond ±2 SD), or uncertain when the bone
+    age's ``interval`` (months) reaches across a boundary, and say it plainly in ``lang``."""
+    from boneage.i18n import format_duration, t
+
     sd = reference_sd_months(chronological_age_months, sex)
     z = gap_months / sd
-    category: Category = "normal" if abs(z) <= 2 else ("advanced" if z > 0 else "delayed")
+    if interval is not None:
+        z_interval = (
+            (interval[0] - chronological_age_months) / sd,
+            (interval[1] - chronological_age_months) / sd,
+        )
+        category, leaning = categorise(*z_interval)
+    else:
+        z_interval, leaning = None, None
+        category = "normal" if abs(z) <= 2 else ("advanced" if z > 0 else "delayed")
     within_error = model_error_months is not None and abs(gap_months) < model_error_months
-    direction = "ahead of" if gap_months > 0 else "behind"
-    size = format_months(abs(gap_months))
-    child = "boys" if sex == "male" else "girls"
+    children = t("boys" if sex == "male" else "girls", lang)
+    size = format_duration(abs(gap_months), lang)
     if abs(gap_months) < 0.5:
-        lead = "The estimated bone age matches the child's age."
+        lead = t("matches", lang)
     else:
-        lead = f"The estimated bone age is {size} {direction} the child's age."
+        lead = t("ahead" if gap_months > 0 else "behind", lang, size=size)
+    span = format_duration(2 * sd, lang)
     if category == "normal":
-        body = (
-            f" That is within the usual range for healthy {child} of this age "
-            f"(within 2 standard deviations, about ±{format_months(2 * sd)})."
+        body = t("normal_body", lang, children=children, range=span)
+    elif category == "uncertain":
+        body = t(
+            "uncertain_body",
+            lang,
+            level=round(100 * interval_level),
+            children=children,
+            range=span,
+            word=t(f"word_{leaning}", lang),
         )
     else:
-        word = "advanced" if category == "advanced" else "delayed"
-        body = (
-            f" That is more than 2 standard deviations (±{format_months(2 * sd)}) for {child} "
-            f"of this age: the bones look {word}. This can have many causes, most of them "
-            "harmless; a doctor can tell whether it matters for this child."
-        )
+        body = t("outside_body", lang, children=children, range=span, word=t(f"word_{category}", lang))
+    text = [lead, body]
     if within_error:
-        body += (
-            f" The gap is smaller than the model's typical error (±{format_months(model_error_months)}),"
-            " so it cannot be told apart from no gap at all."
-        )
-    return Interpretation(category, round(z, 2), round(sd, 2), within_error, lead + body)
+        text.append(t("within_error", lang, error=format_duration(model_error_months, lang)))
+    joiner = "" if lang == "zh-TW" else " "
+    rounded = tuple(round(v, 2) for v in z_interval) if z_interval else None
+    return Interpretation(
+        category, round(z, 2), round(sd, 2), within_error, joiner.join(text), rounded, leaning
+    )
 
 
 def format_months(months: float) -> str:
     """47.4 -> '3 years 11 months'; 5 -> '5 months'; 24 -> '2 years'."""
-    total = int(round(abs(months)))
-    years, rest = divmod(total, 12)
-    parts = []
-    if years:
-        parts.append(f"{years} year{'s' if years != 1 else ''}")
-    if rest or not years:
-        parts.append(f"{rest} month{'s' if rest != 1 else ''}")
-    return ("-" if months < 0 and total else "") + " ".join(parts)
+    from boneage.i18n import format_duration
+
+    return format_duration(months, "en")

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
 import cv2
 import numpy as np
 
+from boneage.i18n import format_duration, t
 from boneage.predictor import Analysis
-from boneage.reference import format_months
+from boneage.preprocess import PreprocessResult
 
-DISCLAIMER = (
-    "**Not a diagnosis.** This is an automated estimate for information and research. Bone age "
-    "must be assessed by a qualified radiologist or paediatrician, who also knows the child's "
-    "history. Do not make medical decisions from this page alone."
-)
+DISCLAIMER = t("disclaimer", "en")
 DISPLAY_SIDE = 768
 MIN_VIEW_SIDE = 384
+RESPONSE_FILES_S = 600  # our copies of a response's files are swept after this long
 HAND_COLOUR = (46, 204, 113)
 CROP_COLOUR = (52, 152, 219)
 
@@ -38,18 +42,28 @@ def preview_image(pixels: np.ndarray) -> np.ndarray:
 
 def overlay_hand(analysis: Analysis) -> np.ndarray:
     """The upload with the hand outline (green) and the crop (blue), at display resolution."""
-    pixels = analysis.radiograph.pixels
-    if analysis.preprocessed.inverted:
+    return outline_image(analysis.radiograph.pixels, analysis.preprocessed)
+
+
+def outline_image(
+    pixels: np.ndarray, processed: PreprocessResult, thickness: int | None = None
+) -> np.ndarray:
+    """``pixels`` (the decoded upload) with the chain's hand outline and crop drawn on it.
+
+    When the chain turned or mirrored the upload first, the outline is drawn on that upright
+    image, which is what the outline refers to.
+    """
+    if processed.upright is not None:
+        pixels = processed.upright
+    if processed.inverted:
         pixels = 1.0 - pixels
     scale, size = display_scale(pixels.shape)
     image = preview_image(pixels)
-    mask = cv2.resize(
-        analysis.preprocessed.source_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST
-    )
+    mask = cv2.resize(processed.source_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    thickness = max(1, round(max(size) / 300))
+    thickness = thickness or max(1, round(max(size) / 300))
     cv2.drawContours(image, contours, -1, HAND_COLOUR, thickness)
-    x0, y0, x1, y1 = (round(v * scale) for v in analysis.preprocessed.crop_box)
+    x0, y0, x1, y1 = (round(v * scale) for v in processed.crop_box)
     cv2.rectangle(image, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), CROP_COLOUR, thickness)
     return image
 
@@ -64,49 +78,151 @@ def model_view(analysis: Analysis) -> np.ndarray:
     return np.repeat(np.repeat(image, repeat, axis=0), repeat, axis=1) if repeat > 1 else image
 
 
-def result_markdown(analysis: Analysis) -> str:
-    """The result card: bone age, the gap and its meaning, uncertainty, model, disclaimer."""
+def _orientation_lines(analysis: Analysis, lang: str = "en") -> list[str]:
+    orientation = analysis.preprocessed.orientation
+    notes = []
+    if orientation.mirrored:
+        notes.append(t("mirrored_note", lang))
+    if orientation.rotated_degrees:
+        notes.append(t("rotated_note", lang, degrees=f"{abs(orientation.rotated_degrees):.0f}"))
+    return [f"ℹ️ {' '.join(notes)}", ""] if notes else []
+
+
+def result_markdown(analysis: Analysis, lang: str = "en") -> str:
+    """The result card: bone age with its interval, the gap and its meaning, uncertainty, model.
+
+    The not-a-diagnosis note is not repeated here: the page shows it once, beside the card.
+    """
     age = analysis.chronological_age_months
     if analysis.bone_age_months is None or analysis.model is None or analysis.interpretation is None:
-        return no_model_markdown()
+        return no_model_markdown(lang)
     bone = analysis.bone_age_months
     gap = analysis.gap_months or 0.0
     sign = "+" if gap >= 0 else "−"
     error = analysis.model.validation_mae_months
     error_line = (
-        f"Typical error of this model: **±{error:.1f} months** (mean absolute error on held-out "
-        f"radiographs of {analysis.model.trained_on})."
+        t("typical_error", lang, error=f"{error:.1f}", dataset=analysis.model.trained_on)
         if error is not None
-        else "The typical error of this model was not recorded."
+        else t("typical_error_missing", lang)
     )
-    label = {"normal": "Within the normal range", "advanced": "Advanced", "delayed": "Delayed"}
-    return "\n".join(
-        [
-            f"## Bone age: {bone:.0f} months ({format_months(bone)})",
-            "",
-            "| Measure | Value |",
-            "|---|---|",
-            f"| Chronological age | {age:.0f} months ({format_months(age)}) |",
-            f"| Difference (bone − chronological) | {sign}{abs(gap):.0f} months ({sign}{format_months(abs(gap))}) |",
-            f"| Assessment | **{label[analysis.interpretation.category]}** "
-            f"({analysis.interpretation.z_score:+.1f} SD for {'boys' if analysis.sex == 'male' else 'girls'}) |",
-            "",
-            analysis.interpretation.sentence,
-            "",
-            error_line,
-            "",
-            f"<small>Model {analysis.model.name} v{analysis.model.version} ({analysis.model.architecture}). "
-            "Reference variation: Greulich & Pyle atlas, Brush Foundation standard deviations.</small>",
-            "",
-            DISCLAIMER,
-        ]
-    )
+    months = t("months", lang)
+    lines = [f"## {t('bone_age_heading', lang, months=f'{bone:.0f}', words=format_duration(bone, lang))}"]
+    interval = analysis.interval_dict()
+    if interval:
+        low, high = interval["low_months"], interval["high_months"]
+        lines.append(
+            "**"
+            + t(
+                "interval_line",
+                lang,
+                level=round(100 * interval["level"]),
+                low=f"{low:.0f}",
+                high=f"{high:.0f}",
+                low_words=format_duration(low, lang),
+                high_words=format_duration(high, lang),
+            )  # fmt: skip
+            + "**"
+        )
+    sd_key = "sd_for_boys" if analysis.sex == "male" else "sd_for_girls"
+    interpretation = analysis.interpretation
+    lines += [
+        "",
+        f"| {t('measure', lang)} | {t('value', lang)} |",
+        "|---|---|",
+        f"| {t('chronological_age', lang)} | {age:.0f} {months} ({format_duration(age, lang)}) |",
+        f"| {t('difference', lang)} | {sign}{abs(gap):.0f} {months} ({sign}{format_duration(abs(gap), lang)}) |",
+        f"| {t('assessment', lang)} | **{t('category_' + interpretation.category, lang)}** "
+        f"({t(sd_key, lang, z=f'{interpretation.z_score:+.1f}')}) |",
+        "",
+        interpretation.sentence,
+        "",
+        *_orientation_lines(analysis, lang),
+        error_line,
+    ]
+    if interval and interval.get("measured_coverage") is not None:
+        lines.append(
+            " "
+            + t(
+                "interval_explained",
+                lang,
+                coverage=f"{100 * interval['measured_coverage']:.0f}",
+                n=interval["measured_on_n"],
+            )
+        )
+    model = analysis.model
+    lines += [
+        "",
+        f"<small>{t('model_line', lang, name=model.name, version=model.version, architecture=model.architecture)}</small>",
+    ]
+    return "\n".join(lines)
 
 
-def no_model_markdown() -> str:
-    return (
-        "## No bone age estimated\n\n"
-        "**No trained model is installed in this copy of the app**, so it cannot estimate a bone "
-        "age. It will not guess. The images show how your radiograph was prepared (hand found, "
-        "cropped and enhanced) — exactly what a model would look at.\n\n" + DISCLAIMER
-    )
+def no_model_markdown(lang: str = "en") -> str:
+    return t("no_model", lang)
+
+
+def refusal_markdown(title: str, message: str, lang: str = "en") -> str:
+    """One clear message in place of the result when an upload or an input is refused."""
+    return f"### ⚠️ {t('refused_heading', lang)}\n\n**{title}.** {message}"
+
+
+def heatmap_view(analysis: Analysis) -> np.ndarray | None:
+    """Grad-CAM over the model's view, enlarged like :func:`model_view` (None without a heatmap)."""
+    if analysis.heatmap is None:
+        return None
+    from boneage.heatmap import overlay_heatmap
+
+    image = overlay_heatmap(analysis.preprocessed.image, analysis.heatmap)
+    repeat = max(1, MIN_VIEW_SIDE // image.shape[0])
+    return np.repeat(np.repeat(image, repeat, axis=0), repeat, axis=1) if repeat > 1 else image
+
+
+def chart_image(analysis: Analysis, lang: str = "en") -> np.ndarray | None:
+    """The growth chart (RGB) for a result with a bone age."""
+    summary = analysis.to_dict()
+    if summary["chart"] is None:
+        return None
+    from boneage.chart import figure_rgb, growth_chart
+
+    return figure_rgb(growth_chart(summary["chart"], lang))
+
+
+def response_folder() -> Path:
+    """A fresh private folder for one response's files; folders older than RESPONSE_FILES_S go.
+
+    Gradio copies returned files into its own cache (cleaned by the app's ``delete_cache``); this
+    sweep removes our originals, so nothing about a child outlives the response by long.
+    """
+    root = Path(tempfile.gettempdir()) / "boneage-responses"
+    root.mkdir(exist_ok=True)
+    cutoff = time.time() - RESPONSE_FILES_S
+    for old in root.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def save_report_pdf(analysis: Analysis, lang: str = "en", folder: Path | None = None) -> Path:
+    """The one-page PDF report of a result, in ``lang``."""
+    from boneage.pdf_report import write_report
+
+    folder = folder or response_folder()
+    images = {
+        "outline": overlay_hand(analysis),
+        "model_view": model_view(analysis),
+        "heatmap": heatmap_view(analysis),
+    }
+    path = folder / f"bone-age-report-{date.today().isoformat()}.pdf"
+    return write_report(path, analysis.to_dict(), analysis.interpretation.sentence, images, lang)
+
+
+def save_heatmap_png(analysis: Analysis, folder: Path | None = None) -> Path | None:
+    image = heatmap_view(analysis)
+    if image is None:
+        return None
+    path = (folder or response_folder()) / "heatmap.png"
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return path

@@ -288,6 +288,7 @@ def train(config: TrainConfig) -> dict:
     evaluation = evaluate(model, val_loader, torch.device("cpu"))
     metrics = evaluation.metrics("val")
     fields_ = _manifest_fields(model.uses_sex, config, preprocess_config, metrics, train_set, val_set, device)
+    fields_["interval"] = _calibrate_interval(evaluation)
     fields_["training"].update(
         {
             "best_epoch": state.best_epoch,
@@ -306,6 +307,19 @@ def train(config: TrainConfig) -> dict:
     (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
     write_report(out_dir, manifest, state.history, evaluation, extra, cache.refused)
     return {"manifest": manifest, "metrics": metrics, "history": state.history}
+
+
+def _calibrate_interval(evaluation: Evaluation, level: float = 0.9) -> dict:
+    """Split-conformal interval from the validation predictions ({} when too few to calibrate)."""
+    from boneage.interval import choose
+
+    try:
+        calibration = choose(evaluation.predicted, evaluation.target, level)["calibration"]
+    except ValueError:  # an empty band on tiny validation sets
+        return {}
+    if not all(math.isfinite(w) for w in calibration.half_widths_months):
+        return {}
+    return calibration.to_dict()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def client(app_url: str) -> Client:
 
 
 def test_predict_endpoint_returns_structured_result(client: Client, hand_png: Path):
-    result = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
+    result, report, heatmap = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
+    assert Path(report).read_bytes()[:5] == b"%PDF-" and Path(heatmap).read_bytes()[:4] == b"\x89PNG"
+    assert result["chart"]["child"]["age_years"] == 10.0
     assert 0 <= result["bone_age_months"] <= 240
     assert result["chronological_age_months"] == 120
     assert result["gap_months"] == pytest.approx(result["bone_age_months"] - 120, abs=0.11)
@@ -99,7 +102,7 @@ def test_bad_uploads_through_the_running_app(client: Client, app_log: Path, hand
     for age in [a for a in BAD_AGES if isinstance(a, int | float) and math.isfinite(a)]:  # JSON has no NaN
         with pytest.raises(AppError, match="age"):
             client.predict(handle_file(str(hand_png)), "female", age, api_name="/predict")
-    result = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
+    result, _, _ = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
     assert 0 <= result["bone_age_months"] <= 240
     assert "Traceback" not in app_log.read_text()  # every failure was an expected, typed one
 
@@ -109,5 +112,23 @@ def test_dicom_without_extension_is_accepted(client: Client, tmp_path: Path):
     from helpers import synthetic_hand, write_dicom
 
     path = write_dicom(tmp_path / "IM0001", synthetic_hand(100).astype("uint16") * 16)
-    result = client.predict(handle_file(str(path)), "male", 100, api_name="/predict")
+    result, _, _ = client.predict(handle_file(str(path)), "male", 100, api_name="/predict")
     assert result["image"]["format"] == "DICOM" and result["image"]["bit_depth"] == 12
+
+
+def test_api_answers_in_traditional_chinese_when_asked(client: Client, hand_png: Path):
+    with pytest.raises(AppError, match="年齡必須介於 0 到 20 歲之間"):
+        client.predict(handle_file(str(hand_png)), "female", 400, "zh-TW", api_name="/predict")
+    result, report, _ = client.predict(
+        handle_file(str(hand_png)), "female", 120, "zh-TW", api_name="/predict"
+    )
+    assert "骨齡" in result["interpretation"]["sentence"]
+
+
+def test_api_schema_is_stable(client: Client, hand_png: Path):
+    """The /predict result keeps the shape the README documents (tests/fixtures/api_schema.json)."""
+    from schema import shape_of
+
+    result, _, _ = client.predict(handle_file(str(hand_png)), "male", 100, api_name="/predict")
+    expected = json.loads((Path(__file__).parent / "fixtures" / "api_schema.json").read_text())
+    assert shape_of(result) == expected

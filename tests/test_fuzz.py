@@ -54,10 +54,10 @@ def test_ui_handler_shows_the_library_message(case: BadFile, tmp_path: Path, app
     path.write_bytes(case.data)
     with pytest.raises(case.expected) as expected:
         analyse(path, "female", 100)
-    with pytest.raises(gr.Error) as shown:
-        app_module.estimate(str(path), "Female", 8, 4)
-    assert shown.value.message == str(expected.value)
-    assert shown.value.title == case.expected.title
+    card, *images, details = app_module.estimate(str(path), "female", 8, 4, "en")
+    # One message in the result card, nothing in the other panels (no error badge on each).
+    assert str(expected.value) in card and case.expected.title in card
+    assert images == [None] * 5 and details == {"error": str(expected.value)}
 
 
 @pytest.mark.parametrize("age", BAD_AGES, ids=repr)
@@ -78,17 +78,16 @@ def test_bad_or_missing_sex_is_refused(sex, hand_png: Path):
     "years, months", [(None, None), ("", ""), (-1, 0), (21, 0), (5, 12), (float("nan"), 0)]
 )
 def test_ui_age_fields_are_checked(years, months, hand_png: Path, app_module):
-    with pytest.raises(gr.Error) as caught:
-        app_module.estimate(str(hand_png), "Male", years, months)
-    assert caught.value.title == "Check the age"
-    assert_friendly(caught.value.message)
+    card, *_, details = app_module.estimate(str(hand_png), "male", years, months, "en")
+    assert "Check the age" in card
+    assert_friendly(details["error"])
 
 
 def test_missing_upload_and_sex_in_the_ui(hand_png: Path, app_module):
-    with pytest.raises(gr.Error, match="upload"):
-        app_module.estimate(None, "Male", 5, 0)
-    with pytest.raises(gr.Error, match="sex"):
-        app_module.estimate(str(hand_png), None, 5, 0)
+    assert "upload" in app_module.estimate(None, "male", 5, 0, "en")[0]
+    assert "sex" in app_module.estimate(str(hand_png), None, 5, 0, "en")[0]
+    chinese = app_module.estimate(str(hand_png), None, 5, 0, "zh-TW")[0]
+    assert "請選擇孩子的性別" in chinese and "請選擇性別" in chinese
 
 
 # --- property-based: any mutation of a valid file is either decoded or refused with a typed error
@@ -213,10 +212,8 @@ def test_ui_says_plainly_when_the_model_failed_to_build(
     monkeypatch.setattr(
         app_module, "MODEL", BackgroundPredictor(ResolvedWeights(wrong, resolved.path, "local"))
     )
-    for call in (
-        lambda: app_module.estimate(str(hand_png), "Male", 8, 0),
-        lambda: app_module.predict(str(hand_png), "male", 96),
-    ):
-        with pytest.raises(gr.Error) as caught:
-            call()
-        assert caught.value.title == "No model" and "could not be loaded" in caught.value.message
+    card = app_module.estimate(str(hand_png), "male", 8, 0, "en")[0]
+    assert "No model" in card and "could not be loaded" in card
+    with pytest.raises(gr.Error) as caught:
+        app_module.predict(str(hand_png), "male", 96)
+    assert caught.value.title == "No model" and "could not be loaded" in caught.value.message

@@ -71,9 +71,24 @@ def test_app_started_as_in_the_readme_gives_a_bone_age(tmp_path: Path):
     """python app.py with the shipped weights: a real hand X-ray gets a bone age over the API."""
     with running_app(DEFAULT_WEIGHTS_DIR, tmp_path / "app.log") as url:
         client = Client(url, verbose=False)
-        result = client.predict(
+        result, report, heatmap = client.predict(
             handle_file(str(REPO_ROOT / "examples" / "M22.png")), "male", 142, api_name="/predict"
         )
+    assert Path(report).stat().st_size > 10_000 and Path(heatmap).stat().st_size > 1_000
     assert 0 < result["bone_age_months"] < 240
+    interval = result["interval"]
+    assert interval["low_months"] < result["bone_age_months"] < interval["high_months"]
+    assert interval["level"] == 0.9 and 0.85 < interval["measured_coverage"] < 0.95
+    assert result["chart"]["child"]["interval_years"] == pytest.approx(
+        [interval["low_months"] / 12, interval["high_months"] / 12], abs=0.01
+    )
+    assert result["image"]["segmenter"] == "unet"
     assert result["model"]["name"] == Manifest.load(DEFAULT_WEIGHTS_DIR / "manifest.json").name
     assert result["gap_months"] == pytest.approx(result["bone_age_months"] - 142, abs=0.11)
+
+
+def test_interval_is_calibrated_and_its_coverage_recorded(shipped: Predictor):
+    calibration = shipped.interval
+    assert calibration is not None and calibration.level == 0.9
+    assert all(10 < width < 40 for width in calibration.half_widths_months)
+    assert abs(calibration.coverage["coverage"] - 0.9) < 0.02 and calibration.coverage["n"] > 800

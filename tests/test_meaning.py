@@ -1,0 +1,167 @@
+"""What a result means: the interval, the category with it, the chart, the report, both languages."""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+
+import numpy as np
+import pytest
+
+from boneage.chart import chart_data, figure_rgb, growth_chart
+from boneage.i18n import (
+    CJK_FONT_FILE,
+    ERROR_TRANSLATIONS,
+    MESSAGES,
+    all_characters,
+    normalise_language,
+    t,
+    translate_error,
+)
+from boneage.interval import (
+    DEFAULT_BAND_EDGES,
+    IntervalCalibration,
+    calibrate,
+    conformal_quantile,
+    fit,
+    measure_coverage,
+)
+from boneage.reference import categorise, interpret_gap, reference_sd_months
+
+
+def test_conformal_quantile_is_the_finite_sample_rank():
+    residuals = np.arange(1, 10, dtype=float)  # |r| = 1..9, n = 9
+    assert conformal_quantile(residuals, 0.5) == 5.0  # ceil(10 * 0.5) = 5th smallest
+    assert conformal_quantile(-residuals, 0.8) == 8.0  # signs do not matter
+    assert math.isinf(conformal_quantile(residuals, 0.95))  # ceil(9.5) = 10 > n: no finite interval
+
+
+def test_interval_coverage_on_synthetic_residuals_is_the_level():
+    rng = np.random.default_rng(0)
+    predicted = rng.uniform(0, 228, 4000)
+    target = predicted + rng.normal(0, 10, predicted.size)
+    calibration = calibrate(predicted, target, level=0.9, seed=1)
+    assert calibration.half_widths_months[0] == pytest.approx(16.45, abs=1.0)  # 1.645 sd
+    assert calibration.coverage["coverage"] == pytest.approx(0.9, abs=0.02)
+    assert calibration.coverage["n"] == 2000  # measured on the half it was not fitted on
+
+
+def test_banded_interval_follows_the_error_of_each_band():
+    rng = np.random.default_rng(2)
+    predicted = rng.uniform(0, 228, 6000)
+    noise = np.where(predicted < DEFAULT_BAND_EDGES[0], 20.0, 5.0)
+    target = np.clip(predicted + rng.normal(0, 1, predicted.size) * noise, 0, 240)  # ages are >= 0
+    banded = fit(predicted, target, 0.9, DEFAULT_BAND_EDGES)
+    assert banded.half_width(20.0) > 3 * banded.half_width(120.0)
+    coverage = measure_coverage(banded, predicted, target)
+    assert all(abs(band["coverage"] - 0.9) < 0.03 for band in coverage["per_band"].values())
+    again = IntervalCalibration.from_dict(banded.to_dict())
+    assert again.interval(120.0) == banded.interval(120.0)
+    assert again.interval(2.0)[0] == 0.0 and again.interval(239.0)[1] == 240.0  # clipped
+
+
+def test_category_takes_the_interval_into_account():
+    assert categorise(-1.0, 1.5) == ("normal", None)
+    assert categorise(2.2, 3.0) == ("advanced", None)
+    assert categorise(-3.5, -2.1) == ("delayed", None)
+    assert categorise(1.2, 2.8) == ("uncertain", "advanced")
+    assert categorise(-2.6, -1.0) == ("uncertain", "delayed")
+    sd = reference_sd_months(120, "female")
+    crossing = interpret_gap(2.3 * sd, 120, "female", 8.0, interval=(120 + 1.5 * sd, 120 + 3.1 * sd))
+    assert crossing.category == "uncertain" and crossing.leaning == "advanced"
+    assert "cannot say whether the bones are advanced or normal" in crossing.sentence
+    beyond = interpret_gap(3 * sd, 120, "female", 8.0, interval=(120 + 2.2 * sd, 120 + 3.8 * sd))
+    assert beyond.category == "advanced"
+
+
+def test_chart_data_and_figure_in_both_languages():
+    data = chart_data("male", 100, 131, (121, 141))
+    assert data["child"] == {"age_years": 8.33, "bone_age_years": 10.92, "interval_years": [10.08, 11.75]}
+    assert len(data["age_years"]) == len(data["sd_years"]) == 41
+    for lang in ("en", "zh-TW"):
+        image = figure_rgb(growth_chart(data, lang))
+        assert image.ndim == 3 and image.shape[2] == 3 and image.std() > 10
+
+
+def test_pdf_report_renders_with_its_text(tmp_path):
+    pdfium = pytest.importorskip("pypdfium2")
+    from boneage.pdf_report import write_report
+
+    summary = {
+        "bone_age_months": 131.0, "chronological_age_months": 120.0, "gap_months": 11.0, "sex": "female",
+        "interval": {"level": 0.9, "low_months": 119.0, "high_months": 143.0},
+        "interpretation": {"category": "normal"},
+        "model": {"name": "bone-age-test", "version": "1.0.0", "validation_mae_months": 9.8},
+        "chart": chart_data("female", 120, 131, (119, 143)),
+    }  # fmt: skip
+    grey = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1))
+    images = {"outline": np.dstack([grey] * 3), "model_view": np.dstack([grey] * 3), "heatmap": None}
+    for lang, title, interval in (
+        ("en", "Bone age report", "90% interval"),
+        ("zh-TW", "骨齡報告", "90% 區間"),
+    ):
+        path = write_report(tmp_path / f"{lang}.pdf", summary, t("matches", lang), images, lang)
+        document = pdfium.PdfDocument(str(path))
+        try:
+            assert len(document) == 1
+            page = document[0]
+            width, height = page.get_size()
+            assert height / width == pytest.approx(11.69 / 8.27, rel=0.01)  # A4 portrait
+            text = page.get_textpage().get_text_range()
+            assert title in text and interval in text and "119–143" in text
+            picture = np.asarray(page.render(scale=1).to_pil().convert("L"))
+            assert picture.std() > 10 and (picture < 128).mean() > 0.01  # drawn, not blank
+            page.close()
+        finally:
+            document.close()
+
+
+def test_both_languages_have_every_message():
+    english, chinese = MESSAGES["en"], MESSAGES["zh-TW"]
+    assert set(english) == set(chinese)
+    for key in english:
+        placeholders = set(re.findall(r"\{(\w+)\}", english[key]))
+        assert placeholders == set(re.findall(r"\{(\w+)\}", chinese[key])), key
+
+
+def test_every_user_facing_error_has_a_translation():
+    from badfiles import bad_file_corpus
+    from boneage.errors import BoneAgeError
+    from boneage.io import load_radiograph
+    from boneage.preprocess import PreprocessConfig, preprocess
+
+    seen = set()
+    for case in bad_file_corpus():
+        try:
+            preprocess(load_radiograph(case.data).pixels, PreprocessConfig(size=64))
+        except BoneAgeError as error:
+            seen.add(str(error))
+            title, message = translate_error(error, "zh-TW")
+            assert message != str(error) and title != error.title, str(error)
+    assert len(seen) >= 5
+
+
+def test_chinese_font_has_every_character_the_app_prints():
+    from fontTools.ttLib import TTFont
+
+    cmap = TTFont(str(CJK_FONT_FILE))["cmap"].getBestCmap()
+    needed = all_characters("zh-TW") | set(string.digits)
+    missing = sorted(c for c in needed if ord(c) not in cmap and not c.isspace())
+    assert missing == [], "re-run python -m boneage.fonts: " + "".join(missing)
+    assert len(ERROR_TRANSLATIONS["zh-TW"]) >= 20
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("zh-TW,zh;q=0.9", "zh-TW"),
+        ("zh-Hant", "zh-TW"),
+        ("zh", "zh-TW"),
+        ("en-GB", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
+)
+def test_language_from_the_browser(header, expected):
+    assert normalise_language(header) == expected
