@@ -16,7 +16,14 @@ import torch
 
 from boneage import __version__
 from boneage.errors import BoneAgeError, InvalidInputError, ModelNotInstalledError, WeightsIntegrityError
-from boneage.i18n import LANGUAGE_NAMES, normalise_language, t, translate_error
+from boneage.i18n import (
+    CJK_FONT_FILE,
+    LANGUAGE_NAMES,
+    format_duration,
+    normalise_language,
+    t,
+    translate_error,
+)
 from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
 from boneage.io import MAX_FILE_BYTES, load_radiograph
 from boneage.predictor import BackgroundPredictor, Predictor, analyse
@@ -47,10 +54,14 @@ TORCH_THREADS = int(os.environ.get("BONEAGE_TORCH_THREADS", "0"))  # 0: torch's 
 KEEP_FILES_S = 600
 LANGUAGE_CHOICES = [(name, code) for code, name in LANGUAGE_NAMES.items()]
 EXAMPLES = {"F04": ("female", 1, 3), "M13": ("male", 4, 5), "F19": ("female", 9, 0), "M22": ("male", 11, 10)}
-CSS = """
-#result { min-height: 4em; }
-#examples .caption-label { white-space: normal; }
-@media (max-width: 640px) { #result h2 { font-size: 1.35em; } }
+# Chinese glyphs for browsers without a CJK font: the same OFL subset the PDF uses, as a webfont.
+gr.set_static_paths([str(CJK_FONT_FILE.parent)])
+CSS = f"""
+@font-face {{ font-family: "Bone Age TC"; src: url("/gradio_api/file={CJK_FONT_FILE}") format("truetype"); }}
+.gradio-container, .gradio-container * {{ font-family: var(--font), "Bone Age TC", sans-serif; }}
+#result {{ min-height: 4em; }}
+#examples .caption-label {{ white-space: normal; }}
+@media (max-width: 640px) {{ #result h2 {{ font-size: 1.35em; }} }}
 """
 SCROLL_TO_RESULT = (
     "() => document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
@@ -139,8 +150,16 @@ def _analyse(file_path, sex, age_months, lang: str):
         raise RuntimeError("unexpected") from exc
 
 
+def _shown(value) -> dict:
+    """A result panel: shown with its value, hidden while there is none (a tidy page on a phone)."""
+    return gr.update(value=value, visible=value is not None)
+
+
 def estimate(file_path, sex, years, months, lang):
-    """UI handler. A refused upload is one clear message in the result card; no error badges."""
+    """UI handler. A refused upload is one clear message in the result card; no error badges.
+
+    Outputs: the card, the outline, the model's view, the heatmap, the chart, the report, the JSON.
+    """
     lang = normalise_language(lang)
     try:
         age = age_from_years_months(years, months)
@@ -148,24 +167,28 @@ def estimate(file_path, sex, years, months, lang):
     except Exception as exc:
         title, message = _message(exc, lang)
         log.info("Refused in the UI: %s", title)
-        return refusal_markdown(title, message, lang), None, None, None, None, None, {"error": message}
-    if result.bone_age_months is None:
+        hidden = _shown(None)
         return (
-            no_model_markdown(lang),
-            overlay_hand(result),
-            model_view(result),
-            None,
-            None,
-            None,
-            result.to_dict(),
+            refusal_markdown(title, message, lang),
+            hidden,
+            hidden,
+            gr.update(value=None),
+            hidden,
+            hidden,
+            {"error": message},
         )
+    if result.bone_age_months is None:
+        card, heat, chart, report = no_model_markdown(lang), None, None, None
+    else:
+        card, heat, chart = result_markdown(result, lang), heatmap_view(result), chart_image(result, lang)
+        report = str(save_report_pdf(result, lang))
     return (
-        result_markdown(result, lang),
-        overlay_hand(result),
-        model_view(result),
-        heatmap_view(result),
-        chart_image(result, lang),
-        str(save_report_pdf(result, lang)),
+        card,
+        _shown(overlay_hand(result)),
+        _shown(model_view(result)),
+        gr.update(value=heat),  # shown by the heatmap switch
+        _shown(chart),
+        _shown(report),
         result.to_dict(),
     )
 
@@ -214,14 +237,7 @@ def example_items(lang: str) -> list[tuple[str, str]]:
     for name, (sex, years, months) in EXAMPLES.items():
         path = EXAMPLES_DIR / f"{name}.png"
         if path.is_file():
-            age = t(
-                "years_months",
-                lang,
-                years=years,
-                year_word=t("years", lang),
-                months=months,
-                month_word=t("months", lang),
-            )
+            age = format_duration(12 * years + months, lang)
             items.append((str(path), t("example_caption", lang, sex=t(sex, lang), age=age)))
     return items
 
@@ -233,10 +249,19 @@ def pick_example(evt: gr.SelectData):
     return path, preview(path)[0], sex, years, months
 
 
-def relabel(lang):
-    """Every visible text in ``lang`` (the language switch and the browser's language)."""
+def relabel(lang, card=None):
+    """Every visible text in ``lang`` (the language switch and the browser's language).
+
+    The result card is relabelled only while it still shows the placeholder: a result stays.
+    """
     lang = normalise_language(lang)
+    placeholders = {t("result_placeholder", code) for code in LANGUAGE_NAMES} | {
+        t("no_model", code) for code in LANGUAGE_NAMES
+    }
+    waiting = not card or card in placeholders
+    placeholder = t("result_placeholder", lang) if MODEL else no_model_markdown(lang)
     return (
+        placeholder if waiting else gr.update(),
         f"# {t('app_title', lang)}\n{t('app_intro', lang)}",
         model_status(lang),
         gr.update(label=t("upload_label", lang)),
@@ -305,7 +330,7 @@ def build_demo() -> gr.Blocks:
                 button = gr.Button(t("estimate_button", lang), variant="primary", elem_id="estimate")
                 uploaded = gr.Image(label=t("your_upload", lang), interactive=False, height=240)
                 gallery = gr.Gallery(
-                    example_items(lang), label=t("examples_label", lang), columns=4, height="auto",
+                    example_items(lang), label=t("examples_label", lang), columns=2, height="auto",
                     allow_preview=False, object_fit="contain", interactive=False, elem_id="examples",
                 )  # fmt: skip
             with gr.Column(scale=2, min_width=300):
@@ -315,14 +340,30 @@ def build_demo() -> gr.Blocks:
                 disclaimer = gr.Markdown(
                     t("disclaimer", lang) + f"\n\n<small>Bone Age {__version__}</small>", elem_id="disclaimer"
                 )
-                chart = gr.Image(label=t("chart_label", lang), interactive=False, elem_id="chart", height=380)
-                report = gr.File(label=t("report_label", lang), interactive=False, elem_id="report")
+                chart = gr.Image(
+                    label=t("chart_label", lang),
+                    interactive=False,
+                    elem_id="chart",
+                    height=380,
+                    visible=False,
+                )
+                report = gr.File(
+                    label=t("report_label", lang), interactive=False, elem_id="report", visible=False
+                )
                 with gr.Row():
                     outline = gr.Image(
-                        label=t("outline_label", lang), interactive=False, height=340, elem_id="outline"
+                        label=t("outline_label", lang),
+                        interactive=False,
+                        height=340,
+                        elem_id="outline",
+                        visible=False,
                     )
                     processed = gr.Image(
-                        label=t("model_view_label", lang), interactive=False, height=340, elem_id="model-view"
+                        label=t("model_view_label", lang),
+                        interactive=False,
+                        height=340,
+                        elem_id="model-view",
+                        visible=False,
                     )
                     heat = gr.Image(
                         label=t("heatmap_toggle", lang),
@@ -344,6 +385,7 @@ def build_demo() -> gr.Blocks:
         api_button = gr.Button(visible=False)
 
         texts = [
+            result,
             title,
             status,
             upload,
@@ -363,7 +405,7 @@ def build_demo() -> gr.Blocks:
             language,
         ]
         demo.load(None, None, language, js=BROWSER_LANGUAGE)
-        language.change(relabel, language, texts, api_visibility="private")
+        language.change(relabel, [language, result], texts, api_visibility="private")
         upload.upload(preview, upload, [uploaded, sex, years, months], api_visibility="private")
         gallery.select(pick_example, None, [upload, uploaded, sex, years, months], api_visibility="private")
         show_heat.change(

@@ -111,7 +111,6 @@ MESSAGES: dict[str, dict[str, str]] = {
             "show how your upload was prepared."
         ),
         "refused_heading": "We could not use this image",
-        "years_months": "{years} {year_word} {months} {month_word}",
         "year": "year",
         "years": "years",
         "month": "month",
@@ -223,7 +222,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "no_model": "**無法估計骨齡：此伺服器沒有安裝訓練好的模型。** 影像顯示您上傳的檔案如何被處理。",
         "refused_heading": "無法使用這張影像",
-        "years_months": "{years} {year_word} {months} {month_word}",
         "year": "歲",
         "years": "歲",
         "month": "個月",
@@ -353,6 +351,8 @@ ERROR_TRANSLATIONS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 _WHAT = {"years": "歲數", "months": "月數"}
+# Gradio's own zh-TW texts around our components (upload box, buttons), for the webfont subset.
+GRADIO_UI_TEXT = "將檔案拖放至此處或點擊上傳清除提交取消載入中錯誤複製下載全螢幕分享"
 
 
 def normalise_language(value: str | None) -> str:
@@ -407,5 +407,5 @@ def all_characters(lang: str) -> set[str]:
     """Every character the ``lang`` catalog and its error translations can print (for the font subset)."""
     text = "".join(MESSAGES[lang].values())
     text += "".join(translation for _, translation in ERROR_TRANSLATIONS.get(lang, []))
-    text += "".join(_WHAT.values())
+    text += "".join(_WHAT.values()) + "".join(LANGUAGE_NAMES.values()) + GRADIO_UI_TEXT
     return set(re.sub(r"\{[a-z_]+\}", "", text))

@@ -54,10 +54,12 @@ def test_ui_handler_shows_the_library_message(case: BadFile, tmp_path: Path, app
     path.write_bytes(case.data)
     with pytest.raises(case.expected) as expected:
         analyse(path, "female", 100)
-    card, *images, details = app_module.estimate(str(path), "female", 8, 4, "en")
-    # One message in the result card, nothing in the other panels (no error badge on each).
+    card, *panels, details = app_module.estimate(str(path), "female", 8, 4, "en")
+    # One message in the result card; the other panels emptied and hidden (no error badge on each).
     assert str(expected.value) in card and case.expected.title in card
-    assert images == [None] * 5 and details == {"error": str(expected.value)}
+    assert all(panel["value"] is None for panel in panels)
+    assert [panel.get("visible") for panel in panels] == [False, False, None, False, False]
+    assert details == {"error": str(expected.value)}
 
 
 @pytest.mark.parametrize("age", BAD_AGES, ids=repr)
