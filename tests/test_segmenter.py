@@ -179,6 +179,8 @@ def test_right_hands_and_sideways_films_are_turned_back(atlas_dir):
     assert orient_upright(np.ascontiguousarray(pixels[:, ::-1]), segmenter)[1].mirrored
     turned = orient_upright(np.ascontiguousarray(np.rot90(pixels, -1)), segmenter)[1]
     assert abs(abs(turned.rotated_degrees) - 90) < 25
+    upside_down = orient_upright(np.ascontiguousarray(pixels[::-1, ::-1]), segmenter)[1]
+    assert abs(abs(upside_down.rotated_degrees) - 180) < 25
 
 
 @needs_segmenter
@@ -189,7 +191,7 @@ def test_mirrored_turned_and_inverted_uploads_keep_their_bone_age(atlas_dir):
     for name in ("F10", "M13", "M20"):
         pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
         clean = predictor.predict_pixels(pixels, name.startswith("M"))
-        for variant in (pixels[:, ::-1], np.rot90(pixels, 1), 1.0 - pixels):
+        for variant in (pixels[:, ::-1], np.rot90(pixels, 1), pixels[::-1, ::-1], 1.0 - pixels):
             months = predictor.predict_pixels(
                 np.ascontiguousarray(variant, dtype=np.float32), name.startswith("M")
             )
