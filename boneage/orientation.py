@@ -22,6 +22,9 @@ MIRROR_THRESHOLD = 0.9
 ROTATE_ABOVE_DEGREES = 30.0
 DOUBTFUL_CONFIDENCE = 0.95  # below this, the half-turned film is tried too
 HALF_TURN_MARGIN = 0.02
+# The pose is judged on a copy at most this large: polarity and grey-range statistics of a
+# 50-megapixel upload would otherwise cost seconds, for a network that looks at 128 px.
+ANALYSIS_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -34,20 +37,6 @@ class Orientation:
     @property
     def changed(self) -> bool:
         return self.mirrored or self.rotated_degrees != 0.0
-
-    def describe(self) -> str | None:
-        """A sentence for the result card, or None when the upload was used as it is."""
-        parts = []
-        if self.mirrored:
-            parts.append(
-                "This looks like a right hand (or a mirrored image): it was mirrored to look like a left hand"
-            )
-        if self.rotated_degrees:
-            parts.append(f"the image was turned {abs(self.rotated_degrees):.0f}° so the fingers point up")
-        if not parts:
-            return None
-        text = "; ".join(parts)
-        return text[0].upper() + text[1:] + "."
 
 
 def normalise_polarity(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -77,7 +66,7 @@ def orient_upright(pixels: np.ndarray, segmenter) -> tuple[np.ndarray, Orientati
     and kept if the hand is clearly more hand-like that way (atlas: 53 of 54 upside-down plates
     found, no upright plate turned).
     """
-    bright = normalise_polarity(pixels)[0]
+    bright = normalise_polarity(shrink(pixels, ANALYSIS_SIDE))[0]
     view = segmenter.analyse(bright)
     half_turn = False
     confidence = hand_confidence(view.probability)
@@ -97,10 +86,19 @@ def orient_upright(pixels: np.ndarray, segmenter) -> tuple[np.ndarray, Orientati
 
 def hand_confidence(probability: np.ndarray, threshold: float = 0.5) -> float:
     """Mean hand probability inside the largest outline (0 when there is hardly any hand)."""
-    from boneage.segmentation import clean_mask
+    from boneage.unet import outline
 
-    mask = clean_mask(probability > threshold)
-    return float(probability[mask].mean()) if mask.mean() > 0.05 else 0.0
+    mask, confidence = outline(probability, threshold)
+    return confidence if mask.mean() > 0.05 else 0.0
+
+
+def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
+    """An area-averaged copy whose longer side is at most ``side`` (the U-Net sees 128 px anyway)."""
+    scale = side / max(pixels.shape)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def rotate_expanded(pixels: np.ndarray, degrees: float) -> np.ndarray:

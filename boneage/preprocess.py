@@ -19,8 +19,9 @@ import torch
 
 from boneage.errors import NotAHandRadiographError
 from boneage.orientation import Orientation, border_pixels, normalise_polarity, orient_upright
-from boneage.segmentation import clean_mask, segment_hand
+from boneage.segmentation import segment_hand
 from boneage.source import SourceTransform, apply_source_transform
+from boneage.unet import outline
 
 __all__ = ["border_pixels", "normalise_polarity"]  # re-exported: part of the chain's surface
 
@@ -180,9 +181,7 @@ def locate_hand(pixels: np.ndarray, config: PreprocessConfig) -> FoundHand:
     unet = _shared_unet() if config.segmenter == "unet" else None
     confidence = None
     if unet is not None:
-        probability = unet.probability(pixels)
-        mask = clean_mask(probability > unet.threshold)
-        confidence = float(probability[mask].mean()) if mask.any() else 0.0
+        mask, confidence = outline(unet.probability(pixels), unet.threshold)
         if mask.any() and local_contrast(pixels, mask) < 0:
             # The border misled the polarity (a dark film photographed on a bright light box):
             # with the hand outlined, its own surroundings decide.

@@ -73,7 +73,11 @@ def model_view(analysis: Analysis) -> np.ndarray:
 
     Small inputs are enlarged by pixel repetition for display, so no detail is invented.
     """
-    image = _to_uint8_rgb(analysis.preprocessed.image)
+    return _enlarge(_to_uint8_rgb(analysis.preprocessed.image))
+
+
+def _enlarge(image: np.ndarray) -> np.ndarray:
+    """Small views repeated pixel for pixel up to MIN_VIEW_SIDE: bigger, nothing invented."""
     repeat = max(1, MIN_VIEW_SIDE // image.shape[0])
     return np.repeat(np.repeat(image, repeat, axis=0), repeat, axis=1) if repeat > 1 else image
 
@@ -172,9 +176,7 @@ def heatmap_view(analysis: Analysis) -> np.ndarray | None:
         return None
     from boneage.heatmap import overlay_heatmap
 
-    image = overlay_heatmap(analysis.preprocessed.image, analysis.heatmap)
-    repeat = max(1, MIN_VIEW_SIDE // image.shape[0])
-    return np.repeat(np.repeat(image, repeat, axis=0), repeat, axis=1) if repeat > 1 else image
+    return _enlarge(overlay_heatmap(analysis.preprocessed.image, analysis.heatmap))
 
 
 def chart_image(analysis: Analysis, lang: str = "en") -> np.ndarray | None:

@@ -175,6 +175,14 @@ class HandView:
     rotation_degrees: float  # counter-clockwise turn from upright, fingers up
 
 
+def outline(probability: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, float]:
+    """The hand's outline (largest part, holes filled) and the mean probability inside it."""
+    from boneage.segmentation import clean_mask
+
+    mask = clean_mask(probability > threshold)
+    return mask, float(probability[mask].mean()) if mask.any() else 0.0
+
+
 def dice(predicted: np.ndarray, truth: np.ndarray) -> float:
     """Dice overlap of two boolean masks (1.0 when both are empty)."""
     total = int(predicted.sum()) + int(truth.sum())
