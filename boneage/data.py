@@ -140,7 +140,7 @@ def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path
     jobs = [(str(s.path), config.to_dict()) for s in samples]
     progress = tqdm(total=len(jobs), desc="preprocess", unit="img")
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
             results = pool.map(_preprocess_one, jobs, chunksize=8)
             for index, result in enumerate(results):
                 _store(images, ok, refused, samples[index].id, index, result)
@@ -158,6 +158,12 @@ def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path
     if refused:
         tqdm.write(f"{len(refused)} image(s) refused by the chain; listed in {refused_path}")
     return Cache(np.load(images_path, mmap_mode="r"), ok, refused)
+
+
+def _one_thread() -> None:
+    """Each preprocessing process runs the U-Net on one thread: the processes share the cores."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def _store(images, ok, refused: dict, sample_id: str, index: int, result: np.ndarray | str) -> None:

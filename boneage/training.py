@@ -134,6 +134,22 @@ def evaluate(model: BoneAgeRegressor, loader: DataLoader, device: torch.device) 
     return Evaluation(torch.cat(predicted).numpy(), torch.cat(target).numpy(), torch.cat(male).numpy())
 
 
+def one_cycle(optimiser: torch.optim.Optimizer, max_lr: float, total_steps: int):
+    """One-cycle schedule (10% warm-up, cosine down); still valid for runs of a few steps.
+
+    ``OneCycleLR`` divides by the length of each phase and fails when the warm-up is exactly one
+    step long (e.g. 10 steps with 10% warm-up): short runs get a warm-up of at least two steps,
+    and runs under four steps a constant learning rate.
+    """
+    if total_steps < 4:
+        for group in optimiser.param_groups:
+            group["lr"] = max_lr
+        return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=max_lr, total_steps=total_steps, pct_start=max(0.1, 2.0 / total_steps)
+    )
+
+
 def _train_loader(dataset: CachedImages, config: TrainConfig, epoch: int, world: Distributed) -> DataLoader:
     """A loader whose order depends only on (seed, epoch): resuming replays the same batches."""
     per_process = max(1, config.batch_size // world.world_size)
@@ -213,9 +229,7 @@ def train(config: TrainConfig) -> dict:
     )
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = len(_train_loader(train_data, config, 0, world))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=config.lr, total_steps=max(1, config.epochs * steps_per_epoch), pct_start=0.1
-    )
+    scheduler = one_cycle(optimiser, config.lr, config.epochs * steps_per_epoch)
 
     state = TrainingState()
     checkpoint_path = out_dir / CHECKPOINT_NAME
@@ -264,7 +278,14 @@ def train(config: TrainConfig) -> dict:
             batches.set_postfix(l1=f"{np.mean(losses[-50:]):.1f}")
         if world.is_main:
             val = evaluate(model, val_loader, device).metrics("val")
-            state.history.append({"epoch": epoch, "train_l1_months": float(np.mean(losses)), **val})
+            state.history.append(
+                {
+                    "epoch": epoch,
+                    "train_l1_months": float(np.mean(losses)),
+                    **val,
+                    "epoch_s": round(time.time() - epoch_started, 1),
+                }
+            )
             tqdm.write(
                 f"epoch {epoch}: train L1 {np.mean(losses):.2f} months, val MAE {val['val_mae_months']:.2f} months"
             )
@@ -402,6 +423,9 @@ def _describe_dataset(root: Path) -> str:
 
 
 def _git_commit() -> str | None:
+    """The checkout's commit; ``BONEAGE_GIT_COMMIT`` where the code travelled without ``.git``."""
+    if os.environ.get("BONEAGE_GIT_COMMIT"):
+        return os.environ["BONEAGE_GIT_COMMIT"]
     try:
         return (
             subprocess.run(
