@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--whole-image", action="store_true", help="do not crop to the hand")
     parser.add_argument("--no-mask", action="store_true", help="keep the background instead of blacking it")
     parser.add_argument(
+        "--segmenter",
+        default="unet",
+        choices=["unet", "classical"],
+        help="hand outline: the U-Net the app serves (with pose correction), or thresholds",
+    )
+    parser.add_argument(
         "--augment", default="moderate", choices=["moderate", "strong"], help="augmentation strength"
     )
     parser.add_argument(
@@ -96,6 +102,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         source_transform=source,
         crop_to_hand=not args.whole_image,
         mask_background=not args.no_mask,
+        segmenter=args.segmenter,
+        correct_pose=args.segmenter == "unet",
         augmentation=args.augment,
         tta=args.tta,
         epochs=args.epochs,

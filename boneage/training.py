@@ -55,6 +55,10 @@ class TrainConfig:
     source_transform: SourceTransform | None = None  # how the training images were formed
     crop_to_hand: bool = True
     mask_background: bool = True
+    # The chain the app serves: the U-Net outline and gate, pose correction, the exposure check.
+    segmenter: str = "unet"
+    correct_pose: bool = True
+    max_saturated_fraction: float | None = 0.1
     augmentation: str = "moderate"  # see boneage.data.AUGMENTATIONS
     tta: str = "none"  # test-time views the manifest asks the predictor for (boneage.data.TTA_VIEWS)
     epochs: int = 30
@@ -82,6 +86,9 @@ class TrainConfig:
             source_transform=self.source_transform,
             crop_to_hand=self.crop_to_hand,
             mask_background=self.mask_background,
+            segmenter=self.segmenter,
+            correct_pose=self.correct_pose and self.segmenter == "unet",
+            max_saturated_fraction=self.max_saturated_fraction,
         )
 
 

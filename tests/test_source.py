@@ -73,6 +73,7 @@ def test_predictor_applies_the_manifests_source_transform(tmp_path: Path, kaggle
     out = tmp_path / "w"
     args = ["--data", str(kaggle_dataset), "--out", str(out), "--arch", "seed-cnn", "--size", "32"]
     args += ["--epochs", "1", "--batch-size", "8", "--workers", "0", "--limit", "12", "--source-size", "100"]
+    args += ["--segmenter", "classical"]
     assert main(args) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["preprocess"]["source_transform"] == {
