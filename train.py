@@ -38,6 +38,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--arch", default="efficientnet-b0-sex", choices=list_models())
     parser.add_argument("--backbone", help="timm backbone name (for --arch timm-sex)")
     parser.add_argument("--pretrained", action="store_true", help="start the backbone from ImageNet weights")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from a trained model: a checkpoint.pt (its best epoch) or a .safetensors file",
+    )
     parser.add_argument("--size", type=int, default=384, help="model input side in pixels")
     parser.add_argument(
         "--source-size",
@@ -98,6 +103,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         architecture=args.arch,
         architecture_kwargs={"backbone": args.backbone} if args.backbone else {},
         pretrained=args.pretrained,
+        init_from=args.init_from,
         image_size=args.size,
         source_transform=source,
         crop_to_hand=not args.whole_image,

@@ -90,9 +90,11 @@ MESSAGES: dict[str, dict[str, str]] = {
             "from no gap at all."
         ),
         "typical_error": (
-            "Typical error of this model: **±{error} months** (mean absolute error on held-out "
-            "radiographs of {dataset})."
+            "Typical error of this model: **±{error} months** (the mean absolute error on {n_val} "
+            "{radiographs} it never learnt from; it learnt from {n_train} others)."
         ),
+        "radiographs_rsna": "RSNA hand radiographs",
+        "radiographs_other": "hand radiographs",
         "typical_error_missing": "The typical error of this model was not recorded.",
         "interval_explained": (
             "The interval contains the true bone age for {coverage}% of held-out radiographs "
@@ -210,7 +212,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "boys": "男孩",
         "girls": "女孩",
         "within_error": "這個差距小於模型的典型誤差（±{error}），因此無法與「沒有差距」區分。",
-        "typical_error": "本模型的典型誤差：**±{error} 個月**（在未用於訓練的 {dataset} X 光片上的平均絕對誤差）。",
+        "typical_error": (
+            "本模型的典型誤差：**±{error} 個月**（在 {n_val} 張未用於訓練的{radiographs}上的平均絕對誤差；"
+            "訓練用了其他 {n_train} 張）。"
+        ),
+        "radiographs_rsna": " RSNA 手部 X 光片",
+        "radiographs_other": "手部 X 光片",
         "typical_error_missing": "本模型的典型誤差沒有記錄。",
         "interval_explained": "在未用於訓練或校準的 {n} 張 X 光片中，有 {coverage}% 的真實骨齡落在這個區間內。",
         "model_line": "模型 {name} v{version}（{architecture}）。參考變異：Greulich & Pyle 圖譜，Brush Foundation 標準差。",

@@ -36,6 +36,8 @@ class ModelInfo:
     source: str  # explicit | hub | local
     validation_mae_months: float | None
     trained_on: str
+    validation_n: int | None = None  # radiographs behind validation_mae_months, never trained on
+    training_n: int | None = None  # radiographs the model learnt from
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, source: str) -> ModelInfo:
@@ -46,7 +48,17 @@ class ModelInfo:
             source=source,
             validation_mae_months=manifest.validation_mae,
             trained_on=str(manifest.training.get("dataset", "unknown")),
+            validation_n=_count(manifest.metrics.get("val_n")),
+            training_n=_count(manifest.training.get("n_train")),
         )
+
+    @property
+    def learnt_from_rsna(self) -> bool:
+        return "rsna" in self.trained_on.lower()
+
+
+def _count(value) -> int | None:
+    return int(value) if value is not None else None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from boneage.i18n import format_duration, t
-from boneage.predictor import Analysis
+from boneage.predictor import Analysis, ModelInfo
 from boneage.preprocess import PreprocessResult
 
 DISCLAIMER = t("disclaimer", "en")
@@ -92,6 +92,23 @@ def _orientation_lines(analysis: Analysis, lang: str = "en") -> list[str]:
     return [f"ℹ️ {' '.join(notes)}", ""] if notes else []
 
 
+def typical_error_line(model: ModelInfo, lang: str = "en") -> str:
+    """The model's held-out error in plain words: how many radiographs, of what kind, never learnt from."""
+    error = model.validation_mae_months
+    if error is None or model.validation_n is None:
+        return t("typical_error_missing", lang)
+    kind = t("radiographs_rsna" if model.learnt_from_rsna else "radiographs_other", lang)
+    n_train = f"{model.training_n:,}" if model.training_n is not None else "?"
+    return t(
+        "typical_error",
+        lang,
+        error=f"{error:.1f}",
+        n_val=f"{model.validation_n:,}",
+        radiographs=kind,
+        n_train=n_train,
+    )
+
+
 def result_markdown(analysis: Analysis, lang: str = "en") -> str:
     """The result card: bone age with its interval, the gap and its meaning, uncertainty, model.
 
@@ -103,12 +120,7 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
     bone = analysis.bone_age_months
     gap = analysis.gap_months or 0.0
     sign = "+" if gap >= 0 else "−"
-    error = analysis.model.validation_mae_months
-    error_line = (
-        t("typical_error", lang, error=f"{error:.1f}", dataset=analysis.model.trained_on)
-        if error is not None
-        else t("typical_error_missing", lang)
-    )
+    error_line = typical_error_line(analysis.model, lang)
     months = t("months", lang)
     lines = [f"## {t('bone_age_heading', lang, months=f'{bone:.0f}', words=format_duration(bone, lang))}"]
     interval = analysis.interval_dict()

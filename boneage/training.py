@@ -51,6 +51,8 @@ class TrainConfig:
     architecture: str = "efficientnet-b0-sex"
     architecture_kwargs: dict = field(default_factory=dict)
     pretrained: bool = False  # ImageNet weights for the backbone (boneage.pretrained)
+    # Start from a trained model instead: a checkpoint.pt (its best epoch) or a .safetensors file.
+    init_from: Path | None = None
     image_size: int = 384
     source_transform: SourceTransform | None = None  # how the training images were formed
     crop_to_hand: bool = True
@@ -130,12 +132,45 @@ def init_distributed(device: torch.device) -> Distributed:
     return Distributed(dist.get_rank(), dist.get_world_size())
 
 
+def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:
+    """Load a trained model's weights into ``model``; returns where they came from, for the manifest.
+
+    A ``checkpoint.pt`` gives its best epoch so far (a run stopped with ``--stop-after`` or by a
+    time limit); a ``.safetensors`` file gives a shipped model. Architecture and input must match.
+    """
+    path = Path(path)
+    source: dict = {"path": str(path), "sha256": _sha256(path)}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        state = payload.get("best_state") or payload["model"]
+        source.update({"after_epoch": int(payload["epoch"]), "best_epoch": int(payload["best_epoch"])})
+        source["best_val_mae_months"] = round(float(payload["best_mae"]), 3)
+    model.load_state_dict(state)
+    return source
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @torch.inference_mode()
 def evaluate(model: BoneAgeRegressor, loader: DataLoader, device: torch.device) -> Evaluation:
     model.eval()
     predicted, target, male = [], [], []
     for images, sex, age in loader:
-        predicted.append(model(images.to(device), sex.to(device)).float().cpu())
+        # The layout the model was moved to (channels-last), as in training.
+        images = images.to(device, memory_format=torch.channels_last)
+        predicted.append(model(images, sex.to(device)).float().cpu())
         target.append(age)
         male.append(sex > 0.5)
     return Evaluation(torch.cat(predicted).numpy(), torch.cat(target).numpy(), torch.cat(male).numpy())
@@ -225,6 +260,7 @@ def train(config: TrainConfig) -> dict:
         from boneage.pretrained import load_imagenet_weights
 
         load_imagenet_weights(model.backbone, model.backbone_name)
+    init_source = load_initial_weights(model, config.init_from) if config.init_from else None
     # channels-last halves a CPU training step of these convnets (and suits GPU tensor cores).
     model = model.to(device, memory_format=torch.channels_last)
     network = torch.nn.parallel.DistributedDataParallel(model) if world.world_size > 1 else model
@@ -317,6 +353,8 @@ def train(config: TrainConfig) -> dict:
     metrics = evaluation.metrics("val")
     fields_ = _manifest_fields(model.uses_sex, config, preprocess_config, metrics, train_set, val_set, device)
     fields_["interval"] = _calibrate_interval(evaluation)
+    if init_source:
+        fields_["training"]["init_from"] = init_source
     fields_["training"].update(
         {
             "best_epoch": state.best_epoch,

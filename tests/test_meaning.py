@@ -165,3 +165,30 @@ def test_chinese_font_has_every_character_the_app_prints():
 )
 def test_language_from_the_browser(header, expected):
     assert normalise_language(header) == expected
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-TW"])
+def test_typical_error_says_rsna_how_many_and_the_error_in_plain_words(lang):
+    """No folder path or data-set code name reaches a parent, and the sentence follows the language."""
+    from boneage.predictor import ModelInfo
+    from boneage.report import typical_error_line
+
+    info = ModelInfo(
+        name="m",
+        version="1",
+        architecture="a",
+        source="local",
+        validation_mae_months=6.43,
+        trained_on="rsna-train-299 (boneage-training-dataset.csv, boneage-training-dataset/)",
+        validation_n=1798,
+        training_n=10190,
+    )
+    line = typical_error_line(info, lang)
+    assert "6.4" in line and "1,798" in line and "10,190" in line and "RSNA" in line
+    assert "train-299" not in line and "/" not in line and "csv" not in line
+    if lang == "zh-TW":
+        assert "個月" in line and "months" not in line
+    other = typical_error_line(ModelInfo(**{**info.__dict__, "trained_on": "synthetic hands"}), lang)
+    assert "RSNA" not in other and "1,798" in other
+    missing = typical_error_line(ModelInfo(**{**info.__dict__, "validation_n": None}), lang)
+    assert missing == t("typical_error_missing", lang)

@@ -14,7 +14,7 @@ from boneage.data import CachedImages, build_cache, read_samples
 from boneage.io import load_radiograph
 from boneage.predictor import Predictor
 from boneage.preprocess import PreprocessConfig, preprocess, to_model_input
-from boneage.source import RSNA_TRAIN_100, SourceTransform, apply_source_transform
+from boneage.source import RSNA_TRAIN_100, RSNA_TRAIN_299, SourceTransform, apply_source_transform
 from helpers import synthetic_hand, write_kaggle_dataset
 from train import main
 
@@ -25,6 +25,26 @@ def test_squash_matches_pillow_nearest_bit_for_bit():
     expected = np.asarray(Image.fromarray(image).resize((100, 100), Image.Resampling.NEAREST))
     ours = apply_source_transform(image.astype(np.float32) / 255, RSNA_TRAIN_100)
     np.testing.assert_array_equal(np.round(ours * 255).astype(np.uint8), expected)
+
+
+def test_squash_matches_pillow_bilinear_not_opencv_linear():
+    """rsna-train-299 was made with Pillow's BILINEAR, which averages every source pixel when it
+    shrinks; OpenCV's INTER_LINEAR samples 2 x 2 pixels and aliases on fine detail."""
+    rng = np.random.default_rng(5)
+    image = synthetic_hand(100, size=(1500, 1200), seed=5)
+    image = np.clip(image.astype(np.int16) + rng.integers(-40, 40, image.shape), 0, 255).astype(np.uint8)
+    expected = np.asarray(Image.fromarray(image).resize((299, 299), Image.Resampling.BILINEAR), np.float32)
+    ours = apply_source_transform(image.astype(np.float32) / 255, RSNA_TRAIN_299) * 255
+    assert ours.shape == (299, 299)
+    assert np.abs(ours - expected).mean() < 0.3  # Pillow's 8-bit resize rounds; ours keeps floats
+    assert np.abs(ours - expected).max() <= 1.0
+    opencv = cv2.resize(image.astype(np.float32), (299, 299), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(opencv - expected).mean() > 2 * np.abs(ours - expected).mean() + 1.0
+
+
+def test_unknown_resampling_is_refused():
+    with pytest.raises(ValueError, match="pillow-bilinear"):
+        SourceTransform(299, 299, "bicubic")
 
 
 def test_training_sized_images_pass_unchanged():

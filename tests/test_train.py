@@ -158,3 +158,64 @@ def test_training_on_real_rsna_images_with_imagenet_start(tmp_path: Path):
     assert manifest["preprocess"]["source_transform"]["width"] == 100
     assert manifest["training"]["command"].startswith("python train.py --data")
     assert "## Excluded" in (out / "report.md").read_text()
+
+
+def test_one_cycle_schedule_works_for_runs_of_a_few_steps():
+    """OneCycleLR divided by zero when the warm-up was exactly one step (--limit 400 --epochs 2)."""
+    import torch
+
+    from boneage.training import one_cycle
+
+    for total in range(1, 41):
+        model = torch.nn.Linear(2, 1)
+        optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        scheduler = one_cycle(optimiser, 1e-3, total)
+        rates = []
+        for _ in range(total):
+            optimiser.step()
+            scheduler.step()
+            rates.append(optimiser.param_groups[0]["lr"])
+        assert all(0 <= r <= 1e-3 + 1e-12 for r in rates), total
+
+
+def test_short_run_whose_warm_up_is_one_step(kaggle_dataset: Path, tmp_path: Path):
+    """10 steps in all (5 per epoch, 2 epochs): the case that crashed with ZeroDivisionError."""
+    args = ["--data", str(kaggle_dataset), "--arch", "seed-cnn", "--size", "32", "--workers", "0"]
+    args += ["--segmenter", "classical", "--limit", "24", "--batch-size", "4", "--epochs", "2"]
+    args += ["--val-fraction", "0.1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["training"]["n_train"] // 4 * 2 == 10
+
+
+def test_init_from_a_stopped_run_and_from_shipped_weights(kaggle_dataset: Path, tmp_path: Path):
+    """A second stage starts from the first one's best epoch (or a .safetensors file) and says so."""
+    import torch
+    from safetensors.torch import load_file
+
+    from boneage.models import create_model
+    from boneage.training import load_initial_weights
+
+    common = ["--data", str(kaggle_dataset), *TINY]
+    assert main([*common, "--epochs", "3", "--stop-after", "2", "--out", str(tmp_path / "stage1")]) == 0
+    checkpoint = tmp_path / "stage1" / "checkpoint.pt"
+    assert not (tmp_path / "stage1" / "manifest.json").exists()
+    assert (
+        main([*common, "--epochs", "1", "--init-from", str(checkpoint), "--out", str(tmp_path / "stage2")])
+        == 0
+    )
+    source = json.loads((tmp_path / "stage2" / "manifest.json").read_text())["training"]["init_from"]
+    assert source["after_epoch"] == 2 and source["path"] == str(checkpoint) and len(source["sha256"]) == 64
+
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model = create_model("seed-cnn", input_size=32)
+    load_initial_weights(model, checkpoint)
+    for key, value in payload["best_state"].items():
+        assert torch.equal(model.state_dict()[key], value)
+
+    stage2 = tmp_path / "stage2"
+    weights_file = stage2 / json.loads((stage2 / "manifest.json").read_text())["filename"]
+    fresh = create_model("seed-cnn", input_size=32)
+    assert load_initial_weights(fresh, weights_file)["path"] == str(weights_file)
+    for key, value in load_file(weights_file).items():
+        assert torch.equal(fresh.state_dict()[key], value)
