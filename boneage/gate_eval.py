@@ -197,15 +197,19 @@ def non_hand_cases(seed: int = 7) -> list[Case]:
     ]
 
 
-def real_hand_files(data_root: Path) -> Iterator[tuple[str, Path]]:
+REAL_SETS = {
+    "rsna-train-299": "rsna-train-299/boneage-training-dataset",
+    "rsna-train-100": "rsna-train-100/boneage-training-dataset",
+    "atlas-pedrad": "atlas-pedrad/images",
+    "rsna-train-hires": "rsna-train-hires/images",
+}
+
+
+def real_hand_files(data_root: Path, sets: tuple[str, ...] = tuple(REAL_SETS)) -> Iterator[tuple[str, Path]]:
     """Every real hand radiograph under ``data_root`` (the shared data folder), by set."""
-    sets = {
-        "rsna-train-100": "rsna-train-100/boneage-training-dataset",
-        "atlas-pedrad": "atlas-pedrad/images",
-        "rsna-train-hires": "rsna-train-hires/images",
-    }
-    for name, folder in sets.items():
-        for path in sorted((data_root / folder).glob("*.png")):
+    for name in sets:
+        folder = data_root / REAL_SETS[name]
+        for path in sorted(p for p in folder.glob("*") if p.suffix.lower() in (".png", ".jpg")):
             yield name, path
 
 
@@ -218,7 +222,9 @@ def accepted(data: bytes | Path, config: PreprocessConfig) -> tuple[bool, str | 
     return True, None
 
 
-def measure(config: PreprocessConfig, data_root: Path | None, seed: int = 7) -> dict:
+def measure(
+    config: PreprocessConfig, data_root: Path | None, seed: int = 7, sets: tuple[str, ...] = tuple(REAL_SETS)
+) -> dict:
     """False acceptances per non-hand category and false refusals per real set."""
     started = time.time()
     results: dict = {
@@ -235,7 +241,7 @@ def measure(config: PreprocessConfig, data_root: Path | None, seed: int = 7) -> 
             row["accepted"] += 1
             results["accepted_non_hands"].append(case.name)
     if data_root is not None:
-        for set_name, path in tqdm(list(real_hand_files(data_root)), desc="real hand radiographs"):
+        for set_name, path in tqdm(list(real_hand_files(data_root, sets)), desc="real hand radiographs"):
             ok, reason = accepted(path, config)
             row = results["false_refusal"].setdefault(set_name, {"n": 0, "refused": 0})
             row["n"] += 1
@@ -273,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--segmenter", choices=["unet", "classical"], help="override the manifest's segmenter"
     )
+    parser.add_argument(
+        "--sets",
+        default=",".join(REAL_SETS),
+        help=f"real sets to measure false refusals on (default: all of {', '.join(REAL_SETS)})",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
@@ -286,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             {**config.to_dict(), "segmenter": args.segmenter, "correct_pose": pose}
         )
     data_root = args.data_root if args.data_root.is_dir() else None
-    results = measure(config, data_root)
+    results = measure(config, data_root, sets=tuple(s for s in args.sets.split(",") if s))
     results["config"] = {"segmenter": config.segmenter, "correct_pose": config.correct_pose}
     print(format_tables(results))
     if args.out:
