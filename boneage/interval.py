@@ -178,6 +178,27 @@ def choose(predicted: np.ndarray, target: np.ndarray, level: float = 0.9, seed: 
     }
 
 
+def category_shares(
+    predicted: np.ndarray, target: np.ndarray, male: np.ndarray, calibration: IntervalCalibration
+) -> dict[str, float]:
+    """Share of results per category for children whose bone age is typical for their age.
+
+    The RSNA labels have no chronological age, so each child's age is taken to be their true
+    bone age: a perfect, certain model would call every one "normal". The share called
+    "uncertain" is then what the interval's width costs a typical child.
+    """
+    from boneage.reference import categorise, reference_sd_months
+
+    counts: dict[str, int] = {"normal": 0, "uncertain": 0, "advanced": 0, "delayed": 0}
+    for bone, age, is_male in zip(predicted, target, male, strict=True):
+        low, high = calibration.interval(float(bone))
+        sd = reference_sd_months(float(age), "male" if is_male else "female")
+        category, _ = categorise((low - age) / sd, (high - age) / sd)
+        counts[category] += 1
+    total = max(1, len(predicted))
+    return {name: round(count / total, 4) for name, count in counts.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Calibrate from ``python -m boneage.evaluate`` output (the validation split) into a manifest."""
     import argparse
@@ -207,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"global interval per band: {[b['coverage'] for b in result['global_per_band_coverage'].values()]}")
     print(f"chosen: {result['chosen']}")
+    male = np.array([bool(r["male"]) for r in rows])
+    shares = category_shares(predicted, target, male, result["calibration"])
+    result["category_shares_age_equal_to_bone_age"] = shares
+    print(f"categories when each child's age equals their true bone age: {shares}")
     if args.out:
         args.out.write_text(
             json.dumps({k: v for k, v in result.items() if k != "calibration"}, indent=1) + "\n"

@@ -192,3 +192,19 @@ def test_typical_error_says_rsna_how_many_and_the_error_in_plain_words(lang):
     assert "RSNA" not in other and "1,798" in other
     missing = typical_error_line(ModelInfo(**{**info.__dict__, "validation_n": None}), lang)
     assert missing == t("typical_error_missing", lang)
+
+
+def test_category_shares_grow_uncertain_with_the_interval():
+    """Children whose bone age equals their age: a narrow interval says normal, a wide one uncertain."""
+    from boneage.interval import IntervalCalibration, category_shares
+
+    target = np.linspace(24, 200, 50)
+    male = np.arange(50) % 2 == 0
+    narrow = IntervalCalibration(0.9, (), (3.0,), (100,))
+    wide = IntervalCalibration(0.9, (), (60.0,), (100,))
+    assert category_shares(target, target, male, narrow) == {
+        "normal": 1.0, "uncertain": 0.0, "advanced": 0.0, "delayed": 0.0
+    }  # fmt: skip
+    assert category_shares(target, target, male, wide)["uncertain"] == 1.0
+    shifted = category_shares(target + 80, target, male, narrow)
+    assert shifted["advanced"] > 0.5 and shifted["delayed"] == 0.0
