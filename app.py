@@ -127,7 +127,7 @@ def _message(error: Exception, lang: str) -> tuple[str, str]:
         return t("title_ModelNotInstalledError", lang), t("error_model_broken", lang)
     if isinstance(error, BoneAgeError):
         return translate_error(error, lang)
-    return t("title_InvalidImageError", lang), t("error_unexpected", lang)
+    return t("title_BoneAgeError", lang), t("error_unexpected", lang)  # a server fault, not the image
 
 
 def refuse(error: Exception, lang: str = "en") -> gr.Error:

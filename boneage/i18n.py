@@ -149,7 +149,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "title_ModelNotInstalledError": "No model",
         "title_NoImage": "No image",
         "error_no_image": "Please upload an X-ray of the left hand first.",
-        "error_unexpected": "Something went wrong while reading this image. Please try another file or export.",
+        "error_unexpected": (
+            "Something unexpected went wrong on the server while estimating (not a problem found in "
+            "your image). Please try again in a moment."
+        ),
         "error_model_broken": "The installed model could not be loaded. Please try again later.",
         "error_no_model": "No trained bone-age model is installed on this server, so no estimate can be made.",
     },
@@ -262,7 +265,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "title_ModelNotInstalledError": "沒有模型",
         "title_NoImage": "沒有影像",
         "error_no_image": "請先上傳左手的 X 光片。",
-        "error_unexpected": "讀取這張影像時發生問題。請改用其他檔案或重新匯出。",
+        "error_unexpected": "伺服器在估計時發生了意外的錯誤（並非在您的影像中發現問題）。請稍後再試一次。",
         "error_model_broken": "已安裝的模型無法載入。請稍後再試。",
         "error_no_model": "此伺服器沒有安裝訓練好的骨齡模型，因此無法估計。",
     },
