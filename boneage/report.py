@@ -196,9 +196,9 @@ def chart_image(analysis: Analysis, lang: str = "en") -> np.ndarray | None:
     summary = analysis.to_dict()
     if summary["chart"] is None:
         return None
-    from boneage.chart import figure_rgb, growth_chart
+    from boneage.chart import growth_chart_rgb
 
-    return figure_rgb(growth_chart(summary["chart"], lang))
+    return growth_chart_rgb(summary["chart"], lang)
 
 
 def response_folder() -> Path:
