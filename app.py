@@ -137,12 +137,14 @@ def refuse(error: Exception, lang: str = "en") -> gr.Error:
     return gr.Error(message, title=title, print_exception=False)
 
 
-def _analyse(file_path, sex, age_months, lang: str):
+def _analyse(file_path, sex, age_months, lang: str, heatmap: bool = False):
     if not file_path:
         raise NoImage()
     model = predictor()
     try:
-        return analyse(file_path, sex, age_months, predictor=model, lang=lang, heatmap=model is not None)
+        return analyse(
+            file_path, sex, age_months, predictor=model, lang=lang, heatmap=heatmap and model is not None
+        )
     except BoneAgeError:
         raise
     except Exception as exc:
@@ -155,15 +157,17 @@ def _shown(value) -> dict:
     return gr.update(value=value, visible=value is not None)
 
 
-def estimate(file_path, sex, years, months, lang):
-    """UI handler. A refused upload is one clear message in the result card; no error badges.
+def estimate(file_path, sex, years, months, lang, with_heatmap=False):
+    """UI handler: the bone age first; the heatmap only while its switch is on, the PDF on request.
 
-    Outputs: the card, the outline, the model's view, the heatmap, the chart, the report, the JSON.
+    A refused upload is one clear message in the result card; no error badges. Outputs: the
+    card, the outline, the model's view, the heatmap, the chart, the report button, the report
+    file (emptied: it belonged to the last result), the JSON.
     """
     lang = normalise_language(lang)
     try:
         age = age_from_years_months(years, months)
-        result = _analyse(file_path, sex, age, lang)
+        result = _analyse(file_path, sex, age, lang, heatmap=bool(with_heatmap))
     except Exception as exc:
         title, message = _message(exc, lang)
         log.info("Refused in the UI: %s", title)
@@ -174,44 +178,80 @@ def estimate(file_path, sex, years, months, lang):
             hidden,
             gr.update(value=None),
             hidden,
+            gr.update(visible=False),
             hidden,
             {"error": message},
         )
-    if result.bone_age_months is None:
-        card, heat, chart, report = no_model_markdown(lang), None, None, None
-    else:
-        card, heat, chart = result_markdown(result, lang), heatmap_view(result), chart_image(result, lang)
-        report = str(save_report_pdf(result, lang))
+    has_bone_age = result.bone_age_months is not None
+    card = result_markdown(result, lang) if has_bone_age else no_model_markdown(lang)
     return (
         card,
         _shown(overlay_hand(result)),
         _shown(model_view(result)),
-        gr.update(value=heat),  # shown by the heatmap switch
-        _shown(chart),
-        _shown(report),
+        gr.update(value=heatmap_view(result)),  # shown by the heatmap switch
+        _shown(chart_image(result, lang) if has_bone_age else None),
+        gr.update(visible=has_bone_age),
+        _shown(None),
         result.to_dict(),
     )
 
 
-def predict(image, sex, age_months, lang="en"):
-    """API: bone age for an image file, the sex ('female'/'male') and the age in months.
+def show_heatmap(on, file_path, sex, years, months, lang):
+    """The heatmap switch: Grad-CAM is made when it is turned on, not for every answer."""
+    if not on:
+        return gr.update(visible=True), gr.update(visible=False)
+    try:
+        result = _analyse(file_path, sex, age_from_years_months(years, months), lang, heatmap=True)
+    except Exception:  # no result yet (or a refused one): the card already says why
+        return gr.update(visible=False), gr.update(value=None, visible=True)
+    return gr.update(visible=False), gr.update(value=heatmap_view(result), visible=True)
 
-    Returns (result, report PDF, heatmap PNG); see the README for the result's schema. Every
-    input is checked first, so a caller learns what is wrong with its request even on a server
-    without a model; only then does a missing model answer "No model".
-    """
+
+def make_report(file_path, sex, years, months, lang):
+    """The report button: the one-page PDF, made only when someone asks for it."""
     lang = normalise_language(lang)
+    try:
+        result = _analyse(file_path, sex, age_from_years_months(years, months), lang, heatmap=True)
+    except Exception as exc:
+        raise refuse(exc, lang) from None
+    if result.bone_age_months is None:
+        return _shown(None)
+    return _shown(str(save_report_pdf(result, lang)))
+
+
+def _api_analysis(image, sex, age_months, lang: str, heatmap: bool = False):
+    """Every input is checked first, so a caller learns what is wrong with its request even on a
+    server without a model; only then does a missing model answer "No model"."""
     try:
         age = parse_age_months(age_months)
         parse_sex(sex)
-        result = _analyse(image, sex, age, lang)
+        result = _analyse(image, sex, age, lang, heatmap=heatmap)
     except Exception as exc:
         raise refuse(exc, lang) from None
     if result.bone_age_months is None:
         raise gr.Error(
             t("error_no_model", lang), title=t("title_ModelNotInstalledError", lang), print_exception=False
         )
-    return result.to_dict(), str(save_report_pdf(result, lang)), str(save_heatmap_png(result))
+    return result
+
+
+def predict(image, sex, age_months, lang="en"):
+    """API /predict: the result (JSON) for an image file, the sex ('female'/'male') and the age in
+    months. See the README for its schema; /report and /heatmap make the files on request."""
+    lang = normalise_language(lang)
+    return _api_analysis(image, sex, age_months, lang).to_dict()
+
+
+def report_api(image, sex, age_months, lang="en"):
+    """API /report: the one-page PDF report for the same inputs as /predict."""
+    lang = normalise_language(lang)
+    return str(save_report_pdf(_api_analysis(image, sex, age_months, lang, heatmap=True), lang))
+
+
+def heatmap_api(image, sex, age_months, lang="en"):
+    """API /heatmap: where the model looked (PNG) for the same inputs as /predict."""
+    lang = normalise_language(lang)
+    return str(save_heatmap_png(_api_analysis(image, sex, age_months, lang, heatmap=True)))
 
 
 def preview(file_path):
@@ -276,6 +316,7 @@ def relabel(lang, card=None):
         gr.update(label=t("outline_label", lang)),
         gr.update(label=t("model_view_label", lang)),
         gr.update(label=t("report_label", lang)),
+        gr.update(value=t("report_button", lang)),
         gr.update(label=t("heatmap_toggle", lang)),
         gr.update(label=t("chart_label", lang)),
         gr.update(label=t("details_label", lang)),
@@ -347,6 +388,9 @@ def build_demo() -> gr.Blocks:
                     height=380,
                     visible=False,
                 )
+                report_button = gr.Button(
+                    t("report_button", lang), size="sm", elem_id="make-report", visible=False
+                )
                 report = gr.File(
                     label=t("report_label", lang), interactive=False, elem_id="report", visible=False
                 )
@@ -382,7 +426,7 @@ def build_demo() -> gr.Blocks:
         api_result = gr.JSON(visible=False)
         api_report = gr.File(visible=False)
         api_heatmap = gr.File(visible=False)
-        api_button = gr.Button(visible=False)
+        api_buttons = [gr.Button(visible=False) for _ in range(3)]
 
         texts = [
             result,
@@ -398,6 +442,7 @@ def build_demo() -> gr.Blocks:
             outline,
             processed,
             report,
+            report_button,
             show_heat,
             chart,
             details,
@@ -408,26 +453,29 @@ def build_demo() -> gr.Blocks:
         language.change(relabel, [language, result], texts, api_visibility="private")
         upload.upload(preview, upload, [uploaded, sex, years, months], api_visibility="private")
         gallery.select(pick_example, None, [upload, uploaded, sex, years, months], api_visibility="private")
+        form = [upload, sex, years, months, language]
+        # The UI and the API share one pool of model workers.
+        on_model = {"concurrency_limit": CONCURRENCY, "concurrency_id": "model"}
         show_heat.change(
-            lambda on: (gr.update(visible=not on), gr.update(visible=on)), show_heat, [processed, heat],
-            api_visibility="private",
-        )  # fmt: skip
+            show_heatmap, [show_heat, *form], [processed, heat], api_visibility="private", **on_model
+        )
         button.click(
             estimate,
-            [upload, sex, years, months, language],
-            [result, outline, processed, heat, chart, report, summary],
+            [*form, show_heat],
+            [result, outline, processed, heat, chart, report_button, report, summary],
             api_visibility="private",
-            concurrency_limit=CONCURRENCY,
-            concurrency_id="model",  # the UI and the API share one pool of model workers
+            **on_model,
         ).then(None, js=SCROLL_TO_RESULT)
-        api_button.click(
-            predict,
-            [upload, sex_text, age_months, lang_text],
-            [api_result, api_report, api_heatmap],
-            api_name="predict",
-            concurrency_limit=CONCURRENCY,
-            concurrency_id="model",
-        )
+        report_button.click(make_report, form, report, api_visibility="private", **on_model)
+        api_inputs = [upload, sex_text, age_months, lang_text]
+        for api_button, handler, output, name in zip(
+            api_buttons,
+            (predict, report_api, heatmap_api),
+            (api_result, api_report, api_heatmap),
+            ("predict", "report", "heatmap"),
+            strict=True,
+        ):
+            api_button.click(handler, api_inputs, output, api_name=name, **on_model)
     return demo
 
 

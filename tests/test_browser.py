@@ -57,6 +57,13 @@ def test_upload_fill_click_read_result(page, hand_png: Path, tmp_path: Path):
     assert "Chronological age" in text and "126 months" in text
     assert page.get_by_text("Not a diagnosis").count() == 1  # once on the page
     page.locator("#model-view img").wait_for(timeout=30_000)
+    # The extras are made on request: the PDF after its button, the heatmap after its switch.
+    assert page.locator("#report a").count() == 0
+    page.locator("#make-report").click()
+    page.locator("#report").get_by_text(".pdf").first.wait_for(timeout=60_000)
+    assert page.locator("#heatmap img").count() == 0
+    page.locator("#show-heatmap input").check()
+    page.locator("#heatmap img").wait_for(timeout=60_000)
     page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
     if os.environ.get("BONEAGE_SCREENSHOT_DIR"):
         page.screenshot(path=str(Path(os.environ["BONEAGE_SCREENSHOT_DIR"]) / "result.png"), full_page=True)
