@@ -368,6 +368,8 @@ def train(config: TrainConfig) -> dict:
     )
     if extra:
         metrics.update(extra["metrics"])
+        if extra.get("served") is not None:  # the interval must fit what the app serves (its TTA views)
+            fields_["interval"] = _calibrate_interval(extra["served"])
     manifest = save_weights(model, out_dir, {**fields_, "metrics": metrics})
     split = {"train": [s.id for s in train_set], "val": [s.id for s in val_set]}
     (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
@@ -441,10 +443,16 @@ def _evaluate_app_path(model, manifest: Manifest, config: TrainConfig, val_set: 
     if not (config.reframe_eval or config.external_eval or manifest.tta):
         return None
     predictor = Predictor(model, manifest, source="explicit")
-    result: dict = {"metrics": {}, "reframed": {}, "external": None}
+    result: dict = {"metrics": {}, "reframed": {}, "external": None, "served": None}
     if manifest.tta:  # what the app will serve: the validation split through the TTA views
         report = evaluation_report(predictor, val_set)
         result["metrics"].update({k.replace("eval_", "val_tta_"): v for k, v in report["metrics"].items()})
+        rows = report["predictions"]
+        result["served"] = Evaluation(
+            np.array([r["predicted"] for r in rows]),
+            np.array([r["target"] for r in rows]),
+            np.array([r["male"] for r in rows]),
+        )
     if config.reframe_eval:
         report = evaluation_report(predictor, val_set, ("tight", "border"))
         for how, values in report["reframed"].items():
