@@ -15,6 +15,7 @@ import gradio as gr
 import torch
 
 from boneage import __version__
+from boneage.chart import chart_data, growth_chart_rgb
 from boneage.errors import BoneAgeError, InvalidInputError, ModelNotInstalledError, WeightsIntegrityError
 from boneage.i18n import (
     CJK_FONT_FILE,
@@ -38,8 +39,19 @@ from boneage.report import (
     result_markdown,
     save_heatmap_png,
     save_report_pdf,
+    shared_markdown,
 )
 from boneage.runtime import limit_malloc_arenas
+from boneage.share import (
+    QUERY_KEY,
+    InvalidShareLinkError,
+    SharedResult,
+    decode,
+    encode,
+    public_base_url,
+    share_secret,
+    share_url,
+)
 from boneage.weights import resolve_weights
 
 log = logging.getLogger("boneage.app")
@@ -66,6 +78,12 @@ CSS = f"""
 SCROLL_TO_RESULT = (
     "() => document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
 )
+# Web Share API on phones (the system's share sheet), the clipboard elsewhere.
+SEND_LINK = (
+    "(url) => { if (!url) return; if (navigator.share) { navigator.share({url}).catch(() => {}); }"
+    " else if (navigator.clipboard) { navigator.clipboard.writeText(url); } }"
+)
+SHARE_SECRET = share_secret()
 BROWSER_LANGUAGE = "() => (navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh-TW' : 'en'"
 
 
@@ -162,7 +180,8 @@ def estimate(file_path, sex, years, months, lang, with_heatmap=False):
 
     A refused upload is one clear message in the result card; no error badges. Outputs: the
     card, the outline, the model's view, the heatmap, the chart, the report button, the report
-    file (emptied: it belonged to the last result), the JSON.
+    file (emptied: it belonged to the last result), the share button, the link and its send
+    button (emptied likewise), the JSON.
     """
     lang = normalise_language(lang)
     try:
@@ -180,6 +199,9 @@ def estimate(file_path, sex, years, months, lang, with_heatmap=False):
             hidden,
             gr.update(visible=False),
             hidden,
+            gr.update(visible=False),
+            hidden,
+            gr.update(visible=False),
             {"error": message},
         )
     has_bone_age = result.bone_age_months is not None
@@ -192,6 +214,9 @@ def estimate(file_path, sex, years, months, lang, with_heatmap=False):
         _shown(chart_image(result, lang) if has_bone_age else None),
         gr.update(visible=has_bone_age),
         _shown(None),
+        gr.update(visible=has_bone_age),
+        gr.update(value="", visible=False),  # a link belongs to the result it was made for
+        gr.update(visible=False),
         result.to_dict(),
     )
 
@@ -217,6 +242,43 @@ def make_report(file_path, sex, years, months, lang):
     if result.bone_age_months is None:
         return _shown(None)
     return _shown(str(save_report_pdf(result, lang)))
+
+
+def share_result(file_path, sex, years, months, lang, request: gr.Request):
+    """The share button: a signed link holding the result's numbers only (boneage.share).
+
+    The result is computed again here, on the server: a link is signed only for a bone age the
+    model gave, never for numbers sent by the browser.
+    """
+    lang = normalise_language(lang)
+    try:
+        result = _analyse(file_path, sex, age_from_years_months(years, months), lang)
+    except Exception as exc:
+        raise refuse(exc, lang) from None
+    if result.bone_age_months is None:
+        return gr.update(visible=False), gr.update(visible=False)
+    token = encode(SharedResult.from_analysis(result, lang), SHARE_SECRET)
+    url = share_url(public_base_url(dict(request.headers) if request else {}), token)
+    return gr.update(value=url, visible=True), gr.update(visible=True)
+
+
+def open_shared(lang, request: gr.Request):
+    """On page load: a shared link's card and chart, recomputed from its numbers (no image)."""
+    token = request.query_params.get(QUERY_KEY) if request else None
+    if not token:
+        return gr.update(), gr.update()
+    lang = normalise_language(lang)
+    try:
+        shared = decode(token, SHARE_SECRET)
+    except InvalidShareLinkError as exc:
+        title, message = _message(exc, lang)
+        log.info("Shared link refused: %s", title)
+        return refusal_markdown(title, message, lang), _shown(None)
+    data = chart_data(
+        shared.sex, shared.chronological_age_months, shared.bone_age_months, shared.interval_months
+    )
+    serving = MODEL.info if MODEL else None
+    return shared_markdown(shared, lang, serving), _shown(growth_chart_rgb(data, lang))
 
 
 def _api_analysis(image, sex, age_months, lang: str, heatmap: bool = False):
@@ -317,6 +379,9 @@ def relabel(lang, card=None):
         gr.update(label=t("model_view_label", lang)),
         gr.update(label=t("report_label", lang)),
         gr.update(value=t("report_button", lang)),
+        gr.update(value=t("share_button", lang)),
+        gr.update(label=t("share_link_label", lang)),
+        gr.update(value=t("send_link", lang)),
         gr.update(label=t("heatmap_toggle", lang)),
         gr.update(label=t("chart_label", lang)),
         gr.update(label=t("details_label", lang)),
@@ -391,6 +456,12 @@ def build_demo() -> gr.Blocks:
                 report_button = gr.Button(
                     t("report_button", lang), size="sm", elem_id="make-report", visible=False
                 )
+                share_button = gr.Button(t("share_button", lang), size="sm", elem_id="share", visible=False)
+                share_link = gr.Textbox(
+                    label=t("share_link_label", lang), interactive=False, buttons=["copy"],
+                    elem_id="share-link", visible=False,
+                )  # fmt: skip
+                send_link = gr.Button(t("send_link", lang), size="sm", elem_id="send-link", visible=False)
                 report = gr.File(
                     label=t("report_label", lang), interactive=False, elem_id="report", visible=False
                 )
@@ -443,13 +514,19 @@ def build_demo() -> gr.Blocks:
             processed,
             report,
             report_button,
+            share_button,
+            share_link,
+            send_link,
             show_heat,
             chart,
             details,
             disclaimer,
             language,
         ]
-        demo.load(None, None, language, js=BROWSER_LANGUAGE)
+        # The browser's language first, then a shared link's result in it.
+        demo.load(None, None, language, js=BROWSER_LANGUAGE).then(
+            open_shared, language, [result, chart], api_visibility="private"
+        )
         language.change(relabel, [language, result], texts, api_visibility="private")
         upload.upload(preview, upload, [uploaded, sex, years, months], api_visibility="private")
         gallery.select(pick_example, None, [upload, uploaded, sex, years, months], api_visibility="private")
@@ -462,11 +539,25 @@ def build_demo() -> gr.Blocks:
         button.click(
             estimate,
             [*form, show_heat],
-            [result, outline, processed, heat, chart, report_button, report, summary],
+            [
+                result,
+                outline,
+                processed,
+                heat,
+                chart,
+                report_button,
+                report,
+                share_button,
+                share_link,
+                send_link,
+                summary,
+            ],
             api_visibility="private",
             **on_model,
         ).then(None, js=SCROLL_TO_RESULT)
         report_button.click(make_report, form, report, api_visibility="private", **on_model)
+        share_button.click(share_result, form, [share_link, send_link], api_visibility="private", **on_model)
+        send_link.click(None, share_link, None, js=SEND_LINK)
         api_inputs = [upload, sex_text, age_months, lang_text]
         for api_button, handler, output, name in zip(
             api_buttons,
