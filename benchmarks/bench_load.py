@@ -150,6 +150,36 @@ def first_prediction_s(url: str, image: Path) -> float:
     return elapsed
 
 
+def page_interactive_s(url: str, repeats: int = 3) -> float | None:
+    """Median seconds from navigation to a usable form in headless Chromium (None without it).
+
+    "Usable" is the estimate button visible and the page's own load events done: what a parent
+    waits for before they can upload.
+    """
+    import shutil
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path(chromium).exists():
+        return None
+    times = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"], headless=True)
+        for _ in range(repeats):
+            page = browser.new_context().new_page()  # a fresh cache each time
+            t0 = time.perf_counter()
+            page.goto(url, wait_until="load")
+            page.wait_for_selector("#estimate", state="visible")
+            page.wait_for_function("() => document.querySelector('#estimate:not([disabled])') !== null")
+            times.append(time.perf_counter() - t0)
+            page.context.close()
+        browser.close()
+    return statistics.median(times)
+
+
 def soak(url: str, pid: int, image: Path, total: int, callers: int) -> dict:
     """``total`` requests from ``callers`` callers; server RSS sampled every 50 answers."""
     import psutil
@@ -222,10 +252,13 @@ def main() -> int:
             if args.soak_setting
             else (best["concurrency"], best["torch_threads"])
         )
-        soak_result, extras = None, []
+        soak_result, extras, interactive = None, [], None
         if args.soak or args.extras:
             with app_server(weights, *soak_setting, tmp / "soak.log") as (url, pid, _):
                 first_prediction_s(url, image)
+                interactive = page_interactive_s(url)
+                if interactive is not None:
+                    print(f"page interactive after {interactive:.2f} s")
                 for endpoint in ("/report", "/heatmap") if args.extras else ():
                     extras.append(
                         {"endpoint": endpoint, **drive(url, pid, image, 1, args.extras, api_name=endpoint)}
@@ -255,6 +288,7 @@ def main() -> int:
         },
         "upload": upload,
         "rows": rows,
+        "page_interactive_s": interactive,
         "extras": extras,
         "soak": soak_result,
     }
