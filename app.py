@@ -15,6 +15,7 @@ import gradio as gr
 import torch
 
 from boneage import __version__
+from boneage.chart import chart_data, growth_chart_rgb
 from boneage.errors import BoneAgeError, InvalidInputError, ModelNotInstalledError, WeightsIntegrityError
 from boneage.i18n import (
     CJK_FONT_FILE,
@@ -38,8 +39,19 @@ from boneage.report import (
     result_markdown,
     save_heatmap_png,
     save_report_pdf,
+    shared_markdown,
 )
 from boneage.runtime import limit_malloc_arenas
+from boneage.share import (
+    QUERY_KEY,
+    InvalidShareLinkError,
+    SharedResult,
+    decode,
+    encode,
+    public_base_url,
+    share_secret,
+    share_url,
+)
 from boneage.weights import resolve_weights
 
 log = logging.getLogger("boneage.app")
@@ -66,6 +78,12 @@ CSS = f"""
 SCROLL_TO_RESULT = (
     "() => document.getElementById('result')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
 )
+# Web Share API on phones (the system's share sheet), the clipboard elsewhere.
+SEND_LINK = (
+    "(url) => { if (!url) return; if (navigator.share) { navigator.share({url}).catch(() => {}); }"
+    " else if (navigator.clipboard) { navigator.clipboard.writeText(url); } }"
+)
+SHARE_SECRET = share_secret()
 BROWSER_LANGUAGE = "() => (navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh-TW' : 'en'"
 
 
@@ -127,7 +145,7 @@ def _message(error: Exception, lang: str) -> tuple[str, str]:
         return t("title_ModelNotInstalledError", lang), t("error_model_broken", lang)
     if isinstance(error, BoneAgeError):
         return translate_error(error, lang)
-    return t("title_InvalidImageError", lang), t("error_unexpected", lang)
+    return t("title_BoneAgeError", lang), t("error_unexpected", lang)  # a server fault, not the image
 
 
 def refuse(error: Exception, lang: str = "en") -> gr.Error:
@@ -137,12 +155,14 @@ def refuse(error: Exception, lang: str = "en") -> gr.Error:
     return gr.Error(message, title=title, print_exception=False)
 
 
-def _analyse(file_path, sex, age_months, lang: str):
+def _analyse(file_path, sex, age_months, lang: str, heatmap: bool = False):
     if not file_path:
         raise NoImage()
     model = predictor()
     try:
-        return analyse(file_path, sex, age_months, predictor=model, lang=lang, heatmap=model is not None)
+        return analyse(
+            file_path, sex, age_months, predictor=model, lang=lang, heatmap=heatmap and model is not None
+        )
     except BoneAgeError:
         raise
     except Exception as exc:
@@ -155,15 +175,18 @@ def _shown(value) -> dict:
     return gr.update(value=value, visible=value is not None)
 
 
-def estimate(file_path, sex, years, months, lang):
-    """UI handler. A refused upload is one clear message in the result card; no error badges.
+def estimate(file_path, sex, years, months, lang, with_heatmap=False):
+    """UI handler: the bone age first; the heatmap only while its switch is on, the PDF on request.
 
-    Outputs: the card, the outline, the model's view, the heatmap, the chart, the report, the JSON.
+    A refused upload is one clear message in the result card; no error badges. Outputs: the
+    card, the outline, the model's view, the heatmap, the chart, the report button, the report
+    file (emptied: it belonged to the last result), the share button, the link and its send
+    button (emptied likewise), the JSON.
     """
     lang = normalise_language(lang)
     try:
         age = age_from_years_months(years, months)
-        result = _analyse(file_path, sex, age, lang)
+        result = _analyse(file_path, sex, age, lang, heatmap=bool(with_heatmap))
     except Exception as exc:
         title, message = _message(exc, lang)
         log.info("Refused in the UI: %s", title)
@@ -174,44 +197,123 @@ def estimate(file_path, sex, years, months, lang):
             hidden,
             gr.update(value=None),
             hidden,
+            gr.update(visible=False),
             hidden,
+            gr.update(visible=False),
+            hidden,
+            gr.update(visible=False),
             {"error": message},
         )
-    if result.bone_age_months is None:
-        card, heat, chart, report = no_model_markdown(lang), None, None, None
-    else:
-        card, heat, chart = result_markdown(result, lang), heatmap_view(result), chart_image(result, lang)
-        report = str(save_report_pdf(result, lang))
+    has_bone_age = result.bone_age_months is not None
+    card = result_markdown(result, lang) if has_bone_age else no_model_markdown(lang)
     return (
         card,
         _shown(overlay_hand(result)),
         _shown(model_view(result)),
-        gr.update(value=heat),  # shown by the heatmap switch
-        _shown(chart),
-        _shown(report),
+        gr.update(value=heatmap_view(result)),  # shown by the heatmap switch
+        _shown(chart_image(result, lang) if has_bone_age else None),
+        gr.update(visible=has_bone_age),
+        _shown(None),
+        gr.update(visible=has_bone_age),
+        gr.update(value="", visible=False),  # a link belongs to the result it was made for
+        gr.update(visible=False),
         result.to_dict(),
     )
 
 
-def predict(image, sex, age_months, lang="en"):
-    """API: bone age for an image file, the sex ('female'/'male') and the age in months.
+def show_heatmap(on, file_path, sex, years, months, lang):
+    """The heatmap switch: Grad-CAM is made when it is turned on, not for every answer."""
+    if not on:
+        return gr.update(visible=True), gr.update(visible=False)
+    try:
+        result = _analyse(file_path, sex, age_from_years_months(years, months), lang, heatmap=True)
+    except Exception:  # no result yet (or a refused one): the card already says why
+        return gr.update(visible=False), gr.update(value=None, visible=True)
+    return gr.update(visible=False), gr.update(value=heatmap_view(result), visible=True)
 
-    Returns (result, report PDF, heatmap PNG); see the README for the result's schema. Every
-    input is checked first, so a caller learns what is wrong with its request even on a server
-    without a model; only then does a missing model answer "No model".
+
+def make_report(file_path, sex, years, months, lang):
+    """The report button: the one-page PDF, made only when someone asks for it."""
+    lang = normalise_language(lang)
+    try:
+        result = _analyse(file_path, sex, age_from_years_months(years, months), lang, heatmap=True)
+    except Exception as exc:
+        raise refuse(exc, lang) from None
+    if result.bone_age_months is None:
+        return _shown(None)
+    return _shown(str(save_report_pdf(result, lang)))
+
+
+def share_result(file_path, sex, years, months, lang, request: gr.Request):
+    """The share button: a signed link holding the result's numbers only (boneage.share).
+
+    The result is computed again here, on the server: a link is signed only for a bone age the
+    model gave, never for numbers sent by the browser.
     """
     lang = normalise_language(lang)
     try:
+        result = _analyse(file_path, sex, age_from_years_months(years, months), lang)
+    except Exception as exc:
+        raise refuse(exc, lang) from None
+    if result.bone_age_months is None:
+        return gr.update(visible=False), gr.update(visible=False)
+    token = encode(SharedResult.from_analysis(result, lang), SHARE_SECRET)
+    url = share_url(public_base_url(dict(request.headers) if request else {}), token)
+    return gr.update(value=url, visible=True), gr.update(visible=True)
+
+
+def open_shared(lang, request: gr.Request):
+    """On page load: a shared link's card and chart, recomputed from its numbers (no image)."""
+    token = request.query_params.get(QUERY_KEY) if request else None
+    if not token:
+        return gr.update(), gr.update()
+    lang = normalise_language(lang)
+    try:
+        shared = decode(token, SHARE_SECRET)
+    except InvalidShareLinkError as exc:
+        title, message = _message(exc, lang)
+        log.info("Shared link refused: %s", title)
+        return refusal_markdown(title, message, lang), _shown(None)
+    data = chart_data(
+        shared.sex, shared.chronological_age_months, shared.bone_age_months, shared.interval_months
+    )
+    serving = MODEL.info if MODEL else None
+    return shared_markdown(shared, lang, serving), _shown(growth_chart_rgb(data, lang))
+
+
+def _api_analysis(image, sex, age_months, lang: str, heatmap: bool = False):
+    """Every input is checked first, so a caller learns what is wrong with its request even on a
+    server without a model; only then does a missing model answer "No model"."""
+    try:
         age = parse_age_months(age_months)
         parse_sex(sex)
-        result = _analyse(image, sex, age, lang)
+        result = _analyse(image, sex, age, lang, heatmap=heatmap)
     except Exception as exc:
         raise refuse(exc, lang) from None
     if result.bone_age_months is None:
         raise gr.Error(
             t("error_no_model", lang), title=t("title_ModelNotInstalledError", lang), print_exception=False
         )
-    return result.to_dict(), str(save_report_pdf(result, lang)), str(save_heatmap_png(result))
+    return result
+
+
+def predict(image, sex, age_months, lang="en"):
+    """API /predict: the result (JSON) for an image file, the sex ('female'/'male') and the age in
+    months. See the README for its schema; /report and /heatmap make the files on request."""
+    lang = normalise_language(lang)
+    return _api_analysis(image, sex, age_months, lang).to_dict()
+
+
+def report_api(image, sex, age_months, lang="en"):
+    """API /report: the one-page PDF report for the same inputs as /predict."""
+    lang = normalise_language(lang)
+    return str(save_report_pdf(_api_analysis(image, sex, age_months, lang, heatmap=True), lang))
+
+
+def heatmap_api(image, sex, age_months, lang="en"):
+    """API /heatmap: where the model looked (PNG) for the same inputs as /predict."""
+    lang = normalise_language(lang)
+    return str(save_heatmap_png(_api_analysis(image, sex, age_months, lang, heatmap=True)))
 
 
 def preview(file_path):
@@ -276,6 +378,10 @@ def relabel(lang, card=None):
         gr.update(label=t("outline_label", lang)),
         gr.update(label=t("model_view_label", lang)),
         gr.update(label=t("report_label", lang)),
+        gr.update(value=t("report_button", lang)),
+        gr.update(value=t("share_button", lang)),
+        gr.update(label=t("share_link_label", lang)),
+        gr.update(value=t("send_link", lang)),
         gr.update(label=t("heatmap_toggle", lang)),
         gr.update(label=t("chart_label", lang)),
         gr.update(label=t("details_label", lang)),
@@ -347,6 +453,15 @@ def build_demo() -> gr.Blocks:
                     height=380,
                     visible=False,
                 )
+                report_button = gr.Button(
+                    t("report_button", lang), size="sm", elem_id="make-report", visible=False
+                )
+                share_button = gr.Button(t("share_button", lang), size="sm", elem_id="share", visible=False)
+                share_link = gr.Textbox(
+                    label=t("share_link_label", lang), interactive=False, buttons=["copy"],
+                    elem_id="share-link", visible=False,
+                )  # fmt: skip
+                send_link = gr.Button(t("send_link", lang), size="sm", elem_id="send-link", visible=False)
                 report = gr.File(
                     label=t("report_label", lang), interactive=False, elem_id="report", visible=False
                 )
@@ -382,7 +497,7 @@ def build_demo() -> gr.Blocks:
         api_result = gr.JSON(visible=False)
         api_report = gr.File(visible=False)
         api_heatmap = gr.File(visible=False)
-        api_button = gr.Button(visible=False)
+        api_buttons = [gr.Button(visible=False) for _ in range(3)]
 
         texts = [
             result,
@@ -398,36 +513,60 @@ def build_demo() -> gr.Blocks:
             outline,
             processed,
             report,
+            report_button,
+            share_button,
+            share_link,
+            send_link,
             show_heat,
             chart,
             details,
             disclaimer,
             language,
         ]
-        demo.load(None, None, language, js=BROWSER_LANGUAGE)
+        # The browser's language first, then a shared link's result in it.
+        demo.load(None, None, language, js=BROWSER_LANGUAGE).then(
+            open_shared, language, [result, chart], api_visibility="private"
+        )
         language.change(relabel, [language, result], texts, api_visibility="private")
         upload.upload(preview, upload, [uploaded, sex, years, months], api_visibility="private")
         gallery.select(pick_example, None, [upload, uploaded, sex, years, months], api_visibility="private")
+        form = [upload, sex, years, months, language]
+        # The UI and the API share one pool of model workers.
+        on_model = {"concurrency_limit": CONCURRENCY, "concurrency_id": "model"}
         show_heat.change(
-            lambda on: (gr.update(visible=not on), gr.update(visible=on)), show_heat, [processed, heat],
-            api_visibility="private",
-        )  # fmt: skip
+            show_heatmap, [show_heat, *form], [processed, heat], api_visibility="private", **on_model
+        )
         button.click(
             estimate,
-            [upload, sex, years, months, language],
-            [result, outline, processed, heat, chart, report, summary],
+            [*form, show_heat],
+            [
+                result,
+                outline,
+                processed,
+                heat,
+                chart,
+                report_button,
+                report,
+                share_button,
+                share_link,
+                send_link,
+                summary,
+            ],
             api_visibility="private",
-            concurrency_limit=CONCURRENCY,
-            concurrency_id="model",  # the UI and the API share one pool of model workers
+            **on_model,
         ).then(None, js=SCROLL_TO_RESULT)
-        api_button.click(
-            predict,
-            [upload, sex_text, age_months, lang_text],
-            [api_result, api_report, api_heatmap],
-            api_name="predict",
-            concurrency_limit=CONCURRENCY,
-            concurrency_id="model",
-        )
+        report_button.click(make_report, form, report, api_visibility="private", **on_model)
+        share_button.click(share_result, form, [share_link, send_link], api_visibility="private", **on_model)
+        send_link.click(None, share_link, None, js=SEND_LINK)
+        api_inputs = [upload, sex_text, age_months, lang_text]
+        for api_button, handler, output, name in zip(
+            api_buttons,
+            (predict, report_api, heatmap_api),
+            (api_result, api_report, api_heatmap),
+            ("predict", "report", "heatmap"),
+            strict=True,
+        ):
+            api_button.click(handler, api_inputs, output, api_name=name, **on_model)
     return demo
 
 

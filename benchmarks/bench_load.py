@@ -60,7 +60,9 @@ def app_server(weights: Path, concurrency: int, threads: int, log: Path):
         yield url, process.pid, launched
 
 
-def drive(url: str, pid: int, image: Path, callers: int, per_caller: int, on_done=None) -> dict:
+def drive(
+    url: str, pid: int, image: Path, callers: int, per_caller: int, on_done=None, api_name: str = "/predict"
+) -> dict:
     """``callers`` threads, each with its own Client, each sending ``per_caller`` requests.
 
     Besides latency seen by the callers it reports the server's own time per step (from the
@@ -83,7 +85,10 @@ def drive(url: str, pid: int, image: Path, callers: int, per_caller: int, on_don
             sex = "female" if (index + request) % 2 else "male"
             t0 = time.perf_counter()
             try:
-                result = client.predict(handle_file(str(image)), sex, 120, api_name="/predict")
+                result = client.predict(handle_file(str(image)), sex, 120, api_name=api_name)
+                if api_name != "/predict":  # /report and /heatmap answer with a file
+                    assert Path(result).stat().st_size > 0
+                    result = {"bone_age_months": 0, "timing_ms": {}}
                 assert 0 <= result["bone_age_months"] <= 240
                 with lock:
                     for step, ms in result["timing_ms"].items():
@@ -145,6 +150,36 @@ def first_prediction_s(url: str, image: Path) -> float:
     return elapsed
 
 
+def page_interactive_s(url: str, repeats: int = 3) -> float | None:
+    """Median seconds from navigation to a usable form in headless Chromium (None without it).
+
+    "Usable" is the estimate button visible and the page's own load events done: what a parent
+    waits for before they can upload.
+    """
+    import shutil
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path(chromium).exists():
+        return None
+    times = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"], headless=True)
+        for _ in range(repeats):
+            page = browser.new_context().new_page()  # a fresh cache each time
+            t0 = time.perf_counter()
+            page.goto(url, wait_until="load")
+            page.wait_for_selector("#estimate", state="visible")
+            page.wait_for_function("() => document.querySelector('#estimate:not([disabled])') !== null")
+            times.append(time.perf_counter() - t0)
+            page.context.close()
+        browser.close()
+    return statistics.median(times)
+
+
 def soak(url: str, pid: int, image: Path, total: int, callers: int) -> dict:
     """``total`` requests from ``callers`` callers; server RSS sampled every 50 answers."""
     import psutil
@@ -180,15 +215,16 @@ def main() -> int:
     parser.add_argument("--image", type=Path, help="the upload (default: an atlas plate at --long-side px)")
     parser.add_argument("--long-side", type=int, default=2000)
     parser.add_argument("--settings", default="1x2,2x1,2x2,4x1", help="CONCURRENCYxTHREADS,...")
-    parser.add_argument("--callers", default="1,2,4,8")
+    parser.add_argument("--callers", default="1,4,8,16")
     parser.add_argument("--per-caller", type=int, default=8)
-    parser.add_argument("--soak", type=int, default=1000, help="requests in the soak (0: skip)")
+    parser.add_argument("--soak", type=int, default=500, help="requests in the soak (0: skip)")
+    parser.add_argument("--extras", type=int, default=10, help="sequential /report and /heatmap requests")
     parser.add_argument("--soak-setting", help="CONCURRENCYxTHREADS for the soak (default: the fastest)")
     parser.add_argument("--quick", action="store_true", help="one setting, 1 and 8 callers, 200-request soak")
     parser.add_argument("--out", default="load.json")
     args = parser.parse_args()
     if args.quick:
-        args.settings, args.callers, args.per_caller, args.soak = "2x1", "1,8", 4, 200
+        args.settings, args.callers, args.per_caller, args.soak, args.extras = "2x1", "1,8", 4, 200, 5
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         tmp = Path(tmp)
@@ -216,8 +252,19 @@ def main() -> int:
             if args.soak_setting
             else (best["concurrency"], best["torch_threads"])
         )
-        soak_result = None
-        if args.soak:
+        soak_result, extras, interactive = None, [], None
+        if args.soak or args.extras:
+            with app_server(weights, *soak_setting, tmp / "soak.log") as (url, pid, _):
+                first_prediction_s(url, image)
+                interactive = page_interactive_s(url)
+                if interactive is not None:
+                    print(f"page interactive after {interactive:.2f} s")
+                for endpoint in ("/report", "/heatmap") if args.extras else ():
+                    extras.append(
+                        {"endpoint": endpoint, **drive(url, pid, image, 1, args.extras, api_name=endpoint)}
+                    )
+                    print(f"{endpoint}: p50 {extras[-1]['p50_s']:.3f} s")
+        if args.soak:  # a fresh server, so its memory is that of the soak alone
             with app_server(weights, *soak_setting, tmp / "soak.log") as (url, pid, _):
                 first_prediction_s(url, image)
                 soak_result = {
@@ -241,6 +288,8 @@ def main() -> int:
         },
         "upload": upload,
         "rows": rows,
+        "page_interactive_s": interactive,
+        "extras": extras,
         "soak": soak_result,
     }
     print()
@@ -264,6 +313,9 @@ def main() -> int:
             "cold_start_first_answer_s",
         ],
     )
+    if extras:
+        print()
+        print_table(extras, ["endpoint", "requests", "errors", "p50_s", "p95_s", "server_cpu_ms_per_request"])
     if soak_result:
         print(
             f"\nsoak {soak_result['concurrency']}x{soak_result['torch_threads']}: {soak_result['requests']} requests, "
@@ -272,7 +324,7 @@ def main() -> int:
             f"warm-up -> {soak_result['rss_end_mb']:.0f} MB at the end (max {soak_result['rss_max_mb']:.0f} MB)"
         )
     write_json(args.out, result)
-    errors = sum(r["errors"] for r in rows) + (soak_result["errors"] if soak_result else 0)
+    errors = sum(r["errors"] for r in [*rows, *extras]) + (soak_result["errors"] if soak_result else 0)
     return 1 if errors else 0
 
 

@@ -11,6 +11,8 @@ A heatmap shows what changed the number, not why; it is shown as an aid, never a
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import torch
@@ -33,13 +35,22 @@ def candidate_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
-    """A [0, 1] float map the size of ``image`` (the processed square the model saw)."""
+    """A [0, 1] float map the size of ``image`` (the processed square the model saw).
+
+    Safe while other threads run the same model: the hooks are this call's own and keep only
+    the activations of this thread's forward pass. (Shared hooks once picked up another
+    request's activations, made without gradients, and the request failed.) No global state
+    is touched: gradients are enabled for this thread only.
+    """
     size = image.shape[0]
     outputs: list[torch.Tensor] = []
-    handles = [
-        layer.register_forward_hook(lambda _m, _i, output: outputs.append(output))
-        for layer in candidate_layers(model)
-    ]
+    caller = threading.get_ident()
+
+    def keep(_module, _inputs, output) -> None:
+        if threading.get_ident() == caller:
+            outputs.append(output)
+
+    handles = [layer.register_forward_hook(keep) for layer in candidate_layers(model)]
     try:
         with torch.enable_grad():
             inputs = to_model_input([image]).requires_grad_(True)

@@ -42,6 +42,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "heatmap_toggle": "Show where the model looked (heatmap)",
         "chart_label": "Growth chart",
         "report_label": "Report (PDF)",
+        "report_button": "Make a PDF report",
         "details_label": "Details for developers (JSON)",
         "examples_label": "Try an atlas radiograph (tap a picture)",
         "example_caption": "{sex}, {age}",
@@ -148,8 +149,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "title_InvalidSexError": "Choose the sex",
         "title_ModelNotInstalledError": "No model",
         "title_NoImage": "No image",
+        "title_InvalidShareLinkError": "Cannot open this link",
+        "share_button": "Share this result",
+        "share_link_label": "Link to this result (numbers only, no image)",
+        "send_link": "Send or copy the link",
+        "shared_banner": (
+            "**Shared result** from {date}: no image attached; recomputed from the numbers in the link."
+        ),
+        "shared_model": "Made by model {name} v{version}; its typical error: ±{error} months.",
+        "shared_model_now": "This app now serves {name} v{version}: the link's numbers come from the older model.",
         "error_no_image": "Please upload an X-ray of the left hand first.",
-        "error_unexpected": "Something went wrong while reading this image. Please try another file or export.",
+        "error_unexpected": (
+            "Something unexpected went wrong on the server while estimating (not a problem found in "
+            "your image). Please try again in a moment."
+        ),
         "error_model_broken": "The installed model could not be loaded. Please try again later.",
         "error_no_model": "No trained bone-age model is installed on this server, so no estimate can be made.",
     },
@@ -174,6 +187,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "heatmap_toggle": "顯示模型關注的區域（熱圖）",
         "chart_label": "生長圖",
         "report_label": "報告（PDF）",
+        "report_button": "產生 PDF 報告",
         "details_label": "開發者詳細資料（JSON）",
         "examples_label": "試試圖譜中的 X 光片（點選圖片）",
         "example_caption": "{sex}，{age}",
@@ -261,8 +275,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "title_InvalidSexError": "請選擇性別",
         "title_ModelNotInstalledError": "沒有模型",
         "title_NoImage": "沒有影像",
+        "title_InvalidShareLinkError": "無法開啟這個連結",
+        "share_button": "分享這個結果",
+        "share_link_label": "結果連結（只有數字，沒有影像）",
+        "send_link": "傳送或複製連結",
+        "shared_banner": "**分享的結果**（{date}）：沒有附上影像；由連結中的數字重新計算。",
+        "shared_model": "由模型 {name} v{version} 產生；其典型誤差：±{error} 個月。",
+        "shared_model_now": "本應用程式目前使用 {name} v{version}：連結中的數字來自較舊的模型。",
         "error_no_image": "請先上傳左手的 X 光片。",
-        "error_unexpected": "讀取這張影像時發生問題。請改用其他檔案或重新匯出。",
+        "error_unexpected": "伺服器在估計時發生了意外的錯誤（並非在您的影像中發現問題）。請稍後再試一次。",
         "error_model_broken": "已安裝的模型無法載入。請稍後再試。",
         "error_no_model": "此伺服器沒有安裝訓練好的骨齡模型，因此無法估計。",
     },
@@ -272,6 +293,16 @@ MESSAGES: dict[str, dict[str, str]] = {
 # Patterns capture the numbers; the translation reuses them by name.
 ERROR_TRANSLATIONS: dict[str, list[tuple[str, str]]] = {
     "zh-TW": [
+        (
+            r"This link is damaged or incomplete: it may have been cut off when it was copied\. "
+            r"Please ask for the whole link again\.",
+            "這個連結已損壞或不完整：可能在複製時被截斷了。請再索取一次完整的連結。",
+        ),
+        (
+            r"This link cannot be verified: it was changed after it was made, or it comes from "
+            r"another server\. No result is shown\. Please ask for the link again\.",
+            "無法驗證這個連結：它在產生後被修改過，或來自另一個伺服器。因此不顯示任何結果。請再索取一次連結。",
+        ),
         (
             r"Please choose the child's sex \(female or male\): the model needs it\.",
             "請選擇孩子的性別（女或男）：模型需要這項資料。",

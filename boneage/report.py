@@ -173,6 +173,69 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
+def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) -> str:
+    """The card of a shared link (``boneage.share.SharedResult``), recomputed from its numbers.
+
+    Marked as shared, with no image; says which model made it, and when the app now serves
+    another one.
+    """
+    from boneage.reference import interpret_gap
+
+    bone, age = shared.bone_age_months, shared.chronological_age_months
+    gap = bone - age
+    sign = "+" if gap >= 0 else "−"
+    months = t("months", lang)
+    meaning = interpret_gap(
+        gap,
+        age,
+        shared.sex,
+        shared.model_error_months,
+        shared.interval_months,
+        lang,
+        shared.interval_level or 0.9,
+    )
+    lines = [
+        t("shared_banner", lang, date=shared.created),
+        "",
+        f"## {t('bone_age_heading', lang, months=f'{bone:.0f}', words=format_duration(bone, lang))}",
+    ]
+    if shared.interval_months:
+        low, high = shared.interval_months
+        level = round(100 * (shared.interval_level or 0.9))
+        lines.append(
+            "**"
+            + t(
+                "interval_line",
+                lang,
+                level=level,
+                low=f"{low:.0f}",
+                high=f"{high:.0f}",
+                low_words=format_duration(low, lang),
+                high_words=format_duration(high, lang),
+            )  # fmt: skip
+            + "**"
+        )
+    sd_key = "sd_for_boys" if shared.sex == "male" else "sd_for_girls"
+    error = f"{shared.model_error_months:.1f}" if shared.model_error_months is not None else "?"
+    lines += [
+        "",
+        f"| {t('measure', lang)} | {t('value', lang)} |",
+        "|---|---|",
+        f"| {t('sex_label', lang)} | {t(shared.sex, lang)} |",
+        f"| {t('chronological_age', lang)} | {age:.0f} {months} ({format_duration(age, lang)}) |",
+        f"| {t('difference', lang)} | {sign}{abs(gap):.0f} {months} ({sign}{format_duration(abs(gap), lang)}) |",
+        f"| {t('assessment', lang)} | **{t('category_' + meaning.category, lang)}** "
+        f"({t(sd_key, lang, z=f'{meaning.z_score:+.1f}')}) |",
+        "",
+        meaning.sentence,
+        "",
+        t("shared_model", lang, name=shared.model_name, version=shared.model_version, error=error),
+    ]
+    if serving is not None and (serving.name, serving.version) != (shared.model_name, shared.model_version):
+        lines.append(" " + t("shared_model_now", lang, name=serving.name, version=serving.version))
+    return "\n".join(lines)
+
+
 def no_model_markdown(lang: str = "en") -> str:
     return t("no_model", lang)
 
@@ -196,9 +259,9 @@ def chart_image(analysis: Analysis, lang: str = "en") -> np.ndarray | None:
     summary = analysis.to_dict()
     if summary["chart"] is None:
         return None
-    from boneage.chart import figure_rgb, growth_chart
+    from boneage.chart import growth_chart_rgb
 
-    return figure_rgb(growth_chart(summary["chart"], lang))
+    return growth_chart_rgb(summary["chart"], lang)
 
 
 def response_folder() -> Path:

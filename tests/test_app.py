@@ -32,8 +32,8 @@ def client(app_url: str) -> Client:
 
 
 def test_predict_endpoint_returns_structured_result(client: Client, hand_png: Path):
-    result, report, heatmap = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
-    assert Path(report).read_bytes()[:5] == b"%PDF-" and Path(heatmap).read_bytes()[:4] == b"\x89PNG"
+    result = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
+    assert "heatmap" not in result["timing_ms"]  # the bone age first: no Grad-CAM, no PDF
     assert result["chart"]["child"]["age_years"] == 10.0
     assert 0 <= result["bone_age_months"] <= 240
     assert result["chronological_age_months"] == 120
@@ -43,9 +43,17 @@ def test_predict_endpoint_returns_structured_result(client: Client, hand_png: Pa
     assert result["interpretation"]["sentence"]
 
 
-def test_only_the_predict_endpoint_is_public(client: Client):
+def test_report_and_heatmap_are_made_on_request(client: Client, hand_png: Path):
+    report = client.predict(handle_file(str(hand_png)), "female", 120, "en", api_name="/report")
+    heatmap = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/heatmap")
+    assert Path(report).read_bytes()[:5] == b"%PDF-" and Path(heatmap).read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(AppError, match="between 0 and 20 years"):
+        client.predict(handle_file(str(hand_png)), "female", 400, api_name="/report")
+
+
+def test_only_the_named_endpoints_are_public(client: Client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert list(endpoints) == ["/predict"]
+    assert sorted(endpoints) == ["/heatmap", "/predict", "/report"]
 
 
 def test_bad_upload_is_a_clear_error(client: Client, tmp_path: Path):
@@ -102,7 +110,7 @@ def test_bad_uploads_through_the_running_app(client: Client, app_log: Path, hand
     for age in [a for a in BAD_AGES if isinstance(a, int | float) and math.isfinite(a)]:  # JSON has no NaN
         with pytest.raises(AppError, match="age"):
             client.predict(handle_file(str(hand_png)), "female", age, api_name="/predict")
-    result, _, _ = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
+    result = client.predict(handle_file(str(hand_png)), "female", 120, api_name="/predict")
     assert 0 <= result["bone_age_months"] <= 240
     assert "Traceback" not in app_log.read_text()  # every failure was an expected, typed one
 
@@ -112,16 +120,14 @@ def test_dicom_without_extension_is_accepted(client: Client, tmp_path: Path):
     from helpers import synthetic_hand, write_dicom
 
     path = write_dicom(tmp_path / "IM0001", synthetic_hand(100).astype("uint16") * 16)
-    result, _, _ = client.predict(handle_file(str(path)), "male", 100, api_name="/predict")
+    result = client.predict(handle_file(str(path)), "male", 100, api_name="/predict")
     assert result["image"]["format"] == "DICOM" and result["image"]["bit_depth"] == 12
 
 
 def test_api_answers_in_traditional_chinese_when_asked(client: Client, hand_png: Path):
     with pytest.raises(AppError, match="年齡必須介於 0 到 20 歲之間"):
         client.predict(handle_file(str(hand_png)), "female", 400, "zh-TW", api_name="/predict")
-    result, report, _ = client.predict(
-        handle_file(str(hand_png)), "female", 120, "zh-TW", api_name="/predict"
-    )
+    result = client.predict(handle_file(str(hand_png)), "female", 120, "zh-TW", api_name="/predict")
     assert "骨齡" in result["interpretation"]["sentence"]
 
 
@@ -129,6 +135,6 @@ def test_api_schema_is_stable(client: Client, hand_png: Path):
     """The /predict result keeps the shape the README documents (tests/fixtures/api_schema.json)."""
     from schema import shape_of
 
-    result, _, _ = client.predict(handle_file(str(hand_png)), "male", 100, api_name="/predict")
+    result = client.predict(handle_file(str(hand_png)), "male", 100, api_name="/predict")
     expected = json.loads((Path(__file__).parent / "fixtures" / "api_schema.json").read_text())
     assert shape_of(result) == expected

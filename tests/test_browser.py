@@ -57,6 +57,13 @@ def test_upload_fill_click_read_result(page, hand_png: Path, tmp_path: Path):
     assert "Chronological age" in text and "126 months" in text
     assert page.get_by_text("Not a diagnosis").count() == 1  # once on the page
     page.locator("#model-view img").wait_for(timeout=30_000)
+    # The extras are made on request: the PDF after its button, the heatmap after its switch.
+    assert page.locator("#report a").count() == 0
+    page.locator("#make-report").click()
+    page.locator("#report").get_by_text(".pdf").first.wait_for(timeout=60_000)
+    assert page.locator("#heatmap img").count() == 0
+    page.locator("#show-heatmap input").check()
+    page.locator("#heatmap img").wait_for(timeout=60_000)
     page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
     if os.environ.get("BONEAGE_SCREENSHOT_DIR"):
         page.screenshot(path=str(Path(os.environ["BONEAGE_SCREENSHOT_DIR"]) / "result.png"), full_page=True)
@@ -120,4 +127,51 @@ def test_language_switch_and_browser_language(page_url: str, hand_png: Path):
         page.locator("#result").get_by_text("骨齡：").wait_for(timeout=60_000)
         page.get_by_role("radio", name="English", exact=True).check()  # the switch
         page.get_by_text("Estimate bone age").first.wait_for(timeout=30_000)
+        browser.close()
+
+
+def test_shared_link_opens_the_result_in_a_fresh_browser(page_url: str, hand_png: Path):
+    """Make a result, take its link, open it with no cookies or session: same bone age, a chart,
+    no image; a changed link shows a plain message instead."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        parent = browser.new_context(viewport={"width": 1400, "height": 1100})
+        page = parent.new_page()
+        page.goto(page_url)
+        page.locator("#upload input[type=file]").set_input_files(str(hand_png))
+        page.get_by_role("radio", name="Female", exact=True).check()
+        page.locator("#age-years input").fill("10")
+        page.locator("#estimate").click()
+        heading = page.locator("#result h2")
+        heading.wait_for(timeout=60_000)
+        bone_age = heading.inner_text()
+        page.locator("#share").click()
+        link_box = page.locator("#share-link textarea, #share-link input").first
+        page.wait_for_function(
+            "() => { const e = document.querySelector('#share-link textarea, #share-link input');"
+            " return e && e.value.includes('?result='); }",
+            timeout=60_000,
+        )
+        link = link_box.input_value()
+        assert link.startswith(page_url.rstrip("/")) and "png" not in link.lower() and len(link) < 400
+        parent.close()
+
+        doctor = browser.new_context(viewport={"width": 1400, "height": 1100})  # no cookies, no session
+        page = doctor.new_page()
+        page.goto(link)
+        page.locator("#result").get_by_text("Shared result").wait_for(timeout=60_000)
+        assert page.locator("#result h2").inner_text() == bone_age
+        assert "no image attached" in page.locator("#result").inner_text()
+        page.locator("#chart img").wait_for(timeout=30_000)
+        assert page.locator("#model-view img").count() == 0 and page.locator("#outline img").count() == 0
+
+        payload, signature = link.split("?result=")[1].split(".")
+        changed = link.replace(payload, payload[:-2] + ("AA" if not payload.endswith("AA") else "BB"))
+        page.goto(changed)
+        page.locator("#result").get_by_text("cannot be verified").wait_for(timeout=60_000)
+        assert page.locator("#chart img").count() == 0 and "Traceback" not in page.content()
+        page.goto(link[: len(link) - 20])  # cut off when copied
+        page.locator("#result").get_by_text("damaged or incomplete").wait_for(timeout=60_000)
         browser.close()

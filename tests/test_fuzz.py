@@ -57,8 +57,10 @@ def test_ui_handler_shows_the_library_message(case: BadFile, tmp_path: Path, app
     card, *panels, details = app_module.estimate(str(path), "female", 8, 4, "en")
     # One message in the result card; the other panels emptied and hidden (no error badge on each).
     assert str(expected.value) in card and case.expected.title in card
-    assert all(panel["value"] is None for panel in panels)
-    assert [panel.get("visible") for panel in panels] == [False, False, None, False, False]
+    # outline, model view, heatmap (its switch decides), chart, report button and file, share
+    # button, link and send button
+    assert all(panel.get("value") is None for panel in panels)
+    assert [panel.get("visible") for panel in panels] == [False, False, None, *[False] * 6]
     assert details == {"error": str(expected.value)}
 
 
@@ -219,3 +221,21 @@ def test_ui_says_plainly_when_the_model_failed_to_build(
     with pytest.raises(gr.Error) as caught:
         app_module.predict(str(hand_png), "male", 96)
     assert caught.value.title == "No model" and "could not be loaded" in caught.value.message
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-TW"])
+def test_an_unexpected_server_fault_is_not_blamed_on_the_image(hand_png: Path, app_module, monkeypatch, lang):
+    """A bug or a race on the server gets its own message: the image was not found at fault."""
+    from boneage.i18n import t
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("One of the differentiated Tensors does not require grad")
+
+    monkeypatch.setattr(app_module, "analyse", broken)
+    card, *_panels, details = app_module.estimate(str(hand_png), "female", 8, 4, lang)
+    assert t("error_unexpected", lang) in card and t("title_BoneAgeError", lang) in card
+    assert t("title_InvalidImageError", lang) not in card
+    assert "Tensors" not in card and details == {"error": t("error_unexpected", lang)}
+    with pytest.raises(Exception) as caught:
+        app_module.predict(str(hand_png), "female", 100, lang)
+    assert t("error_unexpected", lang) in str(caught.value)

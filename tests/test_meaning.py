@@ -84,6 +84,30 @@ def test_chart_data_and_figure_in_both_languages():
         assert image.ndim == 3 and image.shape[2] == 3 and image.std() > 10
 
 
+@pytest.mark.parametrize("lang", ["en", "zh-TW"])
+def test_fast_chart_draws_the_child_where_matplotlib_does(lang):
+    """The served chart reuses a background per sex and language and draws only the child."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from boneage.chart import CHILD_RGB, growth_chart_rgb
+
+    for sex, age, bone, interval in [("male", 100, 131, (121, 141)), ("female", 30, 20, None)]:
+        data = chart_data(sex, age, bone, interval)
+        full = figure_rgb(growth_chart(data, lang)).astype(int)
+        fast = growth_chart_rgb(data, lang).astype(int)
+        assert fast.shape == full.shape
+        assert np.abs(fast - full).mean() < 0.5  # the same chart, up to the point's rasterisation
+        # The child's marker and interval (and the legend's marker) cover the same pixels.
+        red = np.all(np.abs(fast - np.array(CHILD_RGB)) < 40, axis=2)
+        red_full = np.all(np.abs(full - np.array(CHILD_RGB)) < 40, axis=2)
+        assert (red & red_full).sum() > 0.6 * (red | red_full).sum()
+    other_child = chart_data("male", 200, 150, (140, 160))
+    with ThreadPoolExecutor(4) as pool:
+        images = list(pool.map(lambda d: growth_chart_rgb(d, lang), [data, other_child] * 4))
+    assert all(np.array_equal(images[i], images[i % 2]) for i in range(8))
+    assert not np.array_equal(images[0], images[1])
+
+
 def test_pdf_report_renders_with_its_text(tmp_path):
     pdfium = pytest.importorskip("pypdfium2")
     from boneage.pdf_report import write_report

@@ -134,3 +134,34 @@ def test_tta_views_in_the_manifest_are_averaged(predictor: Predictor, hand_pixel
     ]
     assert float(with_tta.predict_months([image], [True])[0]) == pytest.approx(np.mean(singles), abs=1e-3)
     assert len(set(np.round(singles, 3))) > 1, "the views really differ"
+
+
+def test_heatmaps_while_other_requests_run_the_same_model(predictor: Predictor, hand_pixels):
+    """Gradio answers requests on threads: a heatmap must not pick up another request's pass.
+
+    Before the hooks kept to their own thread, Grad-CAM failed now and then under load with
+    'One of the differentiated Tensors does not require grad'.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from boneage.preprocess import preprocess
+
+    image = preprocess(hand_pixels, predictor.preprocess_config).image
+    expected = predictor.heatmap(image, True)
+    assert expected.max() > 0
+
+    def predictions(_):
+        for _ in range(20):
+            predictor.predict_months([image], [False])
+
+    def heatmaps(_):
+        return [predictor.heatmap(image, True) for _ in range(10)]
+
+    with ThreadPoolExecutor(6) as pool:
+        busy = [pool.submit(predictions, i) for i in range(3)]
+        maps = [pool.submit(heatmaps, i) for i in range(3)]
+        for future in busy:
+            future.result()
+        for future in maps:
+            for heat in future.result():
+                np.testing.assert_allclose(heat, expected, atol=1e-5)
