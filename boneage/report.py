@@ -109,6 +109,15 @@ def typical_error_line(model: ModelInfo, lang: str = "en") -> str:
     )
 
 
+def interval_line(low: float, high: float, level: float, lang: str = "en") -> str:
+    """The bold "90% interval: low–high months" line of a card."""
+    text = t(
+        "interval_line", lang, level=round(100 * level), low=f"{low:.0f}", high=f"{high:.0f}",
+        low_words=format_duration(low, lang), high_words=format_duration(high, lang),
+    )  # fmt: skip
+    return f"**{text}**"
+
+
 def result_markdown(analysis: Analysis, lang: str = "en") -> str:
     """The result card: bone age with its interval, the gap and its meaning, uncertainty, model.
 
@@ -125,20 +134,7 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
     lines = [f"## {t('bone_age_heading', lang, months=f'{bone:.0f}', words=format_duration(bone, lang))}"]
     interval = analysis.interval_dict()
     if interval:
-        low, high = interval["low_months"], interval["high_months"]
-        lines.append(
-            "**"
-            + t(
-                "interval_line",
-                lang,
-                level=round(100 * interval["level"]),
-                low=f"{low:.0f}",
-                high=f"{high:.0f}",
-                low_words=format_duration(low, lang),
-                high_words=format_duration(high, lang),
-            )  # fmt: skip
-            + "**"
-        )
+        lines.append(interval_line(interval["low_months"], interval["high_months"], interval["level"], lang))
     sd_key = "sd_for_boys" if analysis.sex == "male" else "sd_for_girls"
     interpretation = analysis.interpretation
     lines += [
@@ -201,20 +197,7 @@ def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) 
     ]
     if shared.interval_months:
         low, high = shared.interval_months
-        level = round(100 * (shared.interval_level or 0.9))
-        lines.append(
-            "**"
-            + t(
-                "interval_line",
-                lang,
-                level=level,
-                low=f"{low:.0f}",
-                high=f"{high:.0f}",
-                low_words=format_duration(low, lang),
-                high_words=format_duration(high, lang),
-            )  # fmt: skip
-            + "**"
-        )
+        lines.append(interval_line(low, high, shared.interval_level or 0.9, lang))
     sd_key = "sd_for_boys" if shared.sex == "male" else "sd_for_girls"
     error = f"{shared.model_error_months:.1f}" if shared.model_error_months is not None else "?"
     lines += [
