@@ -390,7 +390,7 @@ ERROR_TRANSLATIONS: dict[str, list[tuple[str, str]]] = {
 }
 _WHAT = {"years": "歲數", "months": "月數"}
 # Gradio's own zh-TW texts around our components (upload box, buttons), for the webfont subset.
-GRADIO_UI_TEXT = "將檔案拖放至此處或點擊上傳清除提交取消載入中錯誤複製下載全螢幕分享"
+GRADIO_UI_TEXT = "將檔案拖放至此處或點擊上傳清除提交取消載入中錯誤複製下載全螢幕分享透過使用建構設定"
 
 
 def normalise_language(value: str | None) -> str:
