@@ -35,11 +35,11 @@ from boneage.data import (
     read_samples,
     split_samples,
 )
-from boneage.evaluate import Evaluation, evaluation_report, format_table
+from boneage.evaluate import Evaluation, evaluate_samples, evaluation_report, format_table
 from boneage.models import BoneAgeRegressor, create_model
 from boneage.preprocess import PreprocessConfig
 from boneage.source import SourceTransform
-from boneage.weights import Manifest, save_weights
+from boneage.weights import Manifest, save_weights, sha256_of
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -139,7 +139,7 @@ def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:
     time limit); a ``.safetensors`` file gives a shipped model. Architecture and input must match.
     """
     path = Path(path)
-    source: dict = {"path": str(path), "sha256": _sha256(path)}
+    source: dict = {"path": str(path), "sha256": sha256_of(path)}
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -151,16 +151,6 @@ def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:
         source["best_val_mae_months"] = round(float(payload["best_mae"]), 3)
     model.load_state_dict(state)
     return source
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @torch.inference_mode()
@@ -445,14 +435,9 @@ def _evaluate_app_path(model, manifest: Manifest, config: TrainConfig, val_set: 
     predictor = Predictor(model, manifest, source="explicit")
     result: dict = {"metrics": {}, "reframed": {}, "external": None, "served": None}
     if manifest.tta:  # what the app will serve: the validation split through the TTA views
-        report = evaluation_report(predictor, val_set)
-        result["metrics"].update({k.replace("eval_", "val_tta_"): v for k, v in report["metrics"].items()})
-        rows = report["predictions"]
-        result["served"] = Evaluation(
-            np.array([r["predicted"] for r in rows]),
-            np.array([r["target"] for r in rows]),
-            np.array([r["male"] for r in rows]),
-        )
+        served = evaluate_samples(predictor, val_set)
+        result["metrics"].update(served.metrics("val_tta"))
+        result["served"] = served
     if config.reframe_eval:
         report = evaluation_report(predictor, val_set, ("tight", "border"))
         for how, values in report["reframed"].items():

@@ -24,6 +24,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def fill_form(page, image: Path, sex: str, years: str) -> None:
+    """Upload ``image``, choose the sex by its visible label, type the age in years."""
+    page.locator("#upload input[type=file]").set_input_files(str(image))
+    page.get_by_role("radio", name=sex, exact=True).check()
+    page.locator("#age-years input").fill(years)
+
+
 @pytest.fixture(scope="module")
 def page_url(trained_weights: Path, tmp_path_factory):
     if not Path(CHROMIUM).exists():
@@ -46,9 +53,7 @@ def page(page_url: str):
 
 
 def test_upload_fill_click_read_result(page, hand_png: Path, tmp_path: Path):
-    page.locator("#upload input[type=file]").set_input_files(str(hand_png))
-    page.get_by_role("radio", name="Female", exact=True).check()
-    page.locator("#age-years input").fill("10")
+    fill_form(page, hand_png, "Female", "10")
     page.locator("#age-months input").fill("6")
     page.locator("#estimate").click()
     result = page.locator("#result")
@@ -72,9 +77,7 @@ def test_upload_fill_click_read_result(page, hand_png: Path, tmp_path: Path):
 def test_bad_upload_shows_a_friendly_message(page, tmp_path: Path):
     fake = tmp_path / "xray.png"
     fake.write_text("this is not an image")
-    page.locator("#upload input[type=file]").set_input_files(str(fake))
-    page.get_by_role("radio", name="Male", exact=True).check()
-    page.locator("#age-years input").fill("8")
+    fill_form(page, fake, "Male", "8")
     page.locator("#estimate").click()
     message = page.locator("#result").get_by_text("could not be read as an image")
     message.wait_for(timeout=30_000)
@@ -97,9 +100,7 @@ def phone(page_url: str):
 def test_on_a_phone_the_bone_age_is_in_view_after_submitting(phone, hand_png: Path, tmp_path: Path):
     assert phone.evaluate("document.documentElement.scrollWidth") <= 391  # nothing overflows sideways
     assert phone.locator("#examples img").count() >= 1  # examples are pictures to tap
-    phone.locator("#upload input[type=file]").set_input_files(str(hand_png))
-    phone.get_by_role("radio", name="Female", exact=True).check()
-    phone.locator("#age-years input").fill("10")
+    fill_form(phone, hand_png, "Female", "10")
     phone.locator("#estimate").tap()
     heading = phone.locator("#result h2")
     heading.wait_for(timeout=60_000)
@@ -120,9 +121,7 @@ def test_language_switch_and_browser_language(page_url: str, hand_png: Path):
         page = browser.new_page(locale="zh-TW", viewport={"width": 1400, "height": 1100})
         page.goto(page_url)
         page.get_by_text("估計骨齡").first.wait_for(timeout=30_000)  # the browser's language
-        page.locator("#upload input[type=file]").set_input_files(str(hand_png))
-        page.get_by_role("radio", name="女", exact=True).check()
-        page.locator("#age-years input").fill("10")
+        fill_form(page, hand_png, "女", "10")
         page.locator("#estimate").click()
         page.locator("#result").get_by_text("骨齡：").wait_for(timeout=60_000)
         page.get_by_role("radio", name="English", exact=True).check()  # the switch
@@ -140,9 +139,7 @@ def test_shared_link_opens_the_result_in_a_fresh_browser(page_url: str, hand_png
         parent = browser.new_context(viewport={"width": 1400, "height": 1100})
         page = parent.new_page()
         page.goto(page_url)
-        page.locator("#upload input[type=file]").set_input_files(str(hand_png))
-        page.get_by_role("radio", name="Female", exact=True).check()
-        page.locator("#age-years input").fill("10")
+        fill_form(page, hand_png, "Female", "10")
         page.locator("#estimate").click()
         heading = page.locator("#result h2")
         heading.wait_for(timeout=60_000)

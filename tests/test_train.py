@@ -219,3 +219,14 @@ def test_init_from_a_stopped_run_and_from_shipped_weights(kaggle_dataset: Path, 
     assert load_initial_weights(fresh, weights_file)["path"] == str(weights_file)
     for key, value in load_file(weights_file).items():
         assert torch.equal(fresh.state_dict()[key], value)
+
+
+def test_tta_run_measures_the_served_predictions(kaggle_dataset: Path, tmp_path: Path):
+    """With --tta, the validation split is also measured as the app serves it (its views)."""
+    args = ["--data", str(kaggle_dataset), *TINY, "--epochs", "1", "--tta", "zoom", "--out", str(tmp_path)]
+    assert main(args) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert len(manifest["tta"]) == 3
+    metrics = manifest["metrics"]
+    assert metrics["val_tta_n"] + metrics["val_tta_refused"] == metrics["val_n"]
+    assert metrics["val_tta_mae_months"] >= 0 and metrics["val_tta_mae_months"] != metrics["val_mae_months"]
