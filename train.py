@@ -81,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "--stop-after", type=int, help="stop (checkpointed) after this epoch; --resume continues"
     )
     parser.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="end the epochs within this many seconds: after epoch 1 the schedule is shortened to fit",
+    )
+    parser.add_argument(
         "--reframe-eval", action="store_true", help="also evaluate re-framed validation images"
     )
     parser.add_argument("--external-eval", type=Path, help="another Kaggle-layout folder to report MAE on")
@@ -123,6 +129,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         device=args.device,
         resume=args.resume,
         stop_after=args.stop_after,
+        time_budget_s=args.time_budget,
         reframe_eval=args.reframe_eval,
         external_eval=args.external_eval,
         name=args.name,

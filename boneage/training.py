@@ -16,6 +16,7 @@ import platform
 import random
 import subprocess
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,9 @@ class TrainConfig:
     device: str = "auto"
     resume: bool = False
     stop_after: int | None = None  # end (checkpointed) after this many epochs: for tests and budgets
+    # Seconds from the start of train() the epochs must end by: after the first epoch the schedule
+    # is shortened to the epochs that fit (a lent GPU's call limit), never lengthened.
+    time_budget_s: float | None = None
     reframe_eval: bool = False  # also measure validation images cropped tight / with a border
     external_eval: Path | None = None
     name: str | None = None
@@ -175,11 +179,30 @@ def one_cycle(optimiser: torch.optim.Optimizer, max_lr: float, total_steps: int)
     """
     if total_steps < 4:
         for group in optimiser.param_groups:
-            group["lr"] = max_lr
+            group["lr"] = group["initial_lr"] = max_lr  # LambdaLR scales initial_lr when one is set
         return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0)
     return torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=max_lr, total_steps=total_steps, pct_start=max(0.1, 2.0 / total_steps)
     )
+
+
+def epochs_that_fit(budget_s: float, elapsed_s: float, epoch_s: float, done: int, planned: int) -> int:
+    """How many epochs in all fit a time budget, given the time already spent and one epoch's time.
+
+    At least the epochs already done and never more than planned: a budget only shortens a run.
+    """
+    more = math.floor(max(0.0, budget_s - elapsed_s) / max(epoch_s, 1e-9))
+    return max(done, min(planned, done + more))
+
+
+def refit_schedule(optimiser: torch.optim.Optimizer, max_lr: float, total_steps: int, steps_done: int):
+    """A one-cycle schedule over ``total_steps``, already advanced by ``steps_done`` steps."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "scheduler.step() before optimizer.step()"
+        scheduler = one_cycle(optimiser, max_lr, total_steps)
+        for _ in range(steps_done):
+            scheduler.step()
+    return scheduler
 
 
 def _train_loader(dataset: CachedImages, config: TrainConfig, epoch: int, world: Distributed) -> DataLoader:
@@ -205,6 +228,7 @@ def _train_loader(dataset: CachedImages, config: TrainConfig, epoch: int, world:
 
 def train(config: TrainConfig) -> dict:
     """Train, keep the best epoch, write weights + manifest + report into ``config.out_dir``."""
+    started = time.time()
     seed_everything(config.seed)
     device = pick_device(config.device)
     world = init_distributed(device)
@@ -264,23 +288,24 @@ def train(config: TrainConfig) -> dict:
     steps_per_epoch = len(_train_loader(train_data, config, 0, world))
     scheduler = one_cycle(optimiser, config.lr, config.epochs * steps_per_epoch)
 
-    state = TrainingState()
+    state = TrainingState(planned_epochs=config.epochs)
     checkpoint_path = out_dir / CHECKPOINT_NAME
     if config.resume and checkpoint_path.is_file():
+        # The scheduler's state carries its length: a schedule shortened by a budget stays so.
         state = load_checkpoint(checkpoint_path, model, optimiser, scheduler)
         if world.is_main:
             tqdm.write(f"resumed after epoch {state.epoch} (best val MAE {state.best_mae:.2f} months)")
+    state.planned_epochs = state.planned_epochs or config.epochs
     autocast = device.type == "cuda"
-    last_epoch = config.epochs if config.stop_after is None else min(config.epochs, config.stop_after)
     epochs = tqdm(
-        range(state.epoch + 1, last_epoch + 1),
+        total=state.planned_epochs,
         desc="epochs",
         unit="epoch",
         initial=state.epoch,
-        total=config.epochs,
         disable=not world.is_main,
     )
-    for epoch in epochs:
+    while state.epoch < _last_epoch(state, config):
+        epoch = state.epoch + 1
         torch.manual_seed(config.seed * 1000 + epoch + world.rank)  # dropout / drop-path
         train_data.epoch = epoch
         epoch_started = time.time()
@@ -309,6 +334,7 @@ def train(config: TrainConfig) -> dict:
             scheduler.step()
             losses.append(loss.item() * float(model.target_std))
             batches.set_postfix(l1=f"{np.mean(losses[-50:]):.1f}")
+        trained = time.time()
         if world.is_main:
             val = evaluate(model, val_loader, device).metrics("val")
             state.history.append(
@@ -317,6 +343,8 @@ def train(config: TrainConfig) -> dict:
                     "train_l1_months": float(np.mean(losses)),
                     **val,
                     "epoch_s": round(time.time() - epoch_started, 1),
+                    "train_s": round(trained - epoch_started, 1),
+                    "val_s": round(time.time() - trained, 1),
                 }
             )
             tqdm.write(
@@ -327,14 +355,38 @@ def train(config: TrainConfig) -> dict:
                 state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             state.epoch = epoch
             state.elapsed_s += time.time() - epoch_started
+            if config.time_budget_s is not None and epoch == 1 and world.world_size == 1:
+                fit = epochs_that_fit(
+                    config.time_budget_s,
+                    time.time() - started,
+                    time.time() - epoch_started,
+                    1,
+                    state.planned_epochs,
+                )
+                if fit < state.planned_epochs:
+                    tqdm.write(
+                        f"time budget: the schedule is shortened to {fit} of {state.planned_epochs} epochs"
+                    )
+                    state.planned_epochs = fit
+                    scheduler = refit_schedule(optimiser, config.lr, fit * steps_per_epoch, steps_per_epoch)
+                    epochs.total = fit
             save_checkpoint(checkpoint_path, state, model, optimiser, scheduler)
         else:
             state.epoch = epoch
+        epochs.update()
         world.barrier()
+        if (
+            config.time_budget_s is not None
+            and state.epoch < state.planned_epochs
+            and time.time() - started + state.history[-1]["epoch_s"] > config.time_budget_s
+        ):
+            tqdm.write(f"time budget: stopping after epoch {state.epoch}; --resume continues")
+            break
+    epochs.close()
 
     if not world.is_main:
         return {"worker_rank": world.rank}
-    if state.epoch < config.epochs:
+    if state.epoch < state.planned_epochs:
         return {"stopped_after": state.epoch, "history": state.history}
     finished_epochs = time.time()  # epochs are counted in state.elapsed_s, across resumes
     model.load_state_dict(state.best_state)
@@ -342,6 +394,9 @@ def train(config: TrainConfig) -> dict:
     evaluation = evaluate(model, val_loader, torch.device("cpu"))
     metrics = evaluation.metrics("val")
     fields_ = _manifest_fields(model.uses_sex, config, preprocess_config, metrics, train_set, val_set, device)
+    fields_["training"]["epochs"] = state.planned_epochs
+    if config.time_budget_s is not None:
+        fields_["training"]["time_budget_s"] = config.time_budget_s
     fields_["interval"] = _calibrate_interval(evaluation)
     if init_source:
         fields_["training"]["init_from"] = init_source
@@ -390,6 +445,12 @@ class TrainingState:
     best_state: dict | None = None
     history: list[dict] = field(default_factory=list)
     elapsed_s: float = 0.0
+    planned_epochs: int = 0  # the schedule's length: --epochs, or fewer when a time budget shortened it
+
+
+def _last_epoch(state: TrainingState, config: TrainConfig) -> int:
+    """The epoch this invocation ends after: the schedule's end, or --stop-after."""
+    return state.planned_epochs if config.stop_after is None else min(state.planned_epochs, config.stop_after)
 
 
 def save_checkpoint(path: Path, state: TrainingState, model, optimiser, scheduler) -> None:
@@ -401,6 +462,7 @@ def save_checkpoint(path: Path, state: TrainingState, model, optimiser, schedule
         "best_state": state.best_state,
         "history": json.dumps(state.history),
         "elapsed_s": state.elapsed_s,
+        "planned_epochs": state.planned_epochs,
         "model": model.state_dict(),
         "optimiser": optimiser.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -423,6 +485,7 @@ def load_checkpoint(path: Path, model, optimiser, scheduler) -> TrainingState:
         best_state=payload["best_state"],
         history=json.loads(payload["history"]),
         elapsed_s=float(payload.get("elapsed_s", 0.0)),
+        planned_epochs=int(payload.get("planned_epochs", 0)),  # 0: from before budgets, use --epochs
     )
 
 

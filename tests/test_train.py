@@ -178,6 +178,56 @@ def test_one_cycle_schedule_works_for_runs_of_a_few_steps():
         assert all(0 <= r <= 1e-3 + 1e-12 for r in rates), total
 
 
+def test_epochs_that_fit_a_time_budget():
+    from boneage.training import epochs_that_fit
+
+    assert epochs_that_fit(600, elapsed_s=100, epoch_s=10, done=1, planned=30) == 30  # room for all
+    assert epochs_that_fit(300, elapsed_s=100, epoch_s=10, done=1, planned=30) == 21
+    assert epochs_that_fit(50, elapsed_s=100, epoch_s=10, done=1, planned=30) == 1  # over already
+    assert epochs_that_fit(1e9, elapsed_s=0, epoch_s=0, done=1, planned=5) == 5  # never lengthened
+
+
+def test_refit_schedule_continues_where_the_old_one_stands_and_anneals_to_zero():
+    import torch
+
+    from boneage.training import one_cycle, refit_schedule
+
+    def rates(scheduler, optimiser, steps):
+        out = []
+        for _ in range(steps):
+            optimiser.step()
+            scheduler.step()
+            out.append(optimiser.param_groups[0]["lr"])
+        return out
+
+    model = torch.nn.Linear(2, 1)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    rates(one_cycle(optimiser, 1e-3, 100), optimiser, 10)  # 10 steps of a 100-step plan
+    shortened = rates(refit_schedule(optimiser, 1e-3, 40, 10), optimiser, 30)
+    reference_optimiser = torch.optim.AdamW(torch.nn.Linear(2, 1).parameters(), lr=1e-3)
+    reference = rates(one_cycle(reference_optimiser, 1e-3, 40), reference_optimiser, 40)
+    assert shortened == pytest.approx(reference[10:])
+    assert shortened[-1] < 1e-5  # 1% of the peak: a shortened run still ends annealed
+
+
+def test_time_budget_shortens_the_schedule_and_the_run_still_finishes(kaggle_dataset: Path, tmp_path: Path):
+    """A budget spent by the first epoch: the run ends after it, with weights, and the manifest says so."""
+    import torch
+
+    args = ["--data", str(kaggle_dataset), *TINY, "--batch-size", "2", "--epochs", "4"]
+    args += ["--time-budget", "0.01", "--out", str(tmp_path)]
+    assert main(args) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["training"]["epochs"] == 1 and manifest["training"]["time_budget_s"] == 0.01
+    history = json.loads((tmp_path / "report.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1]
+    assert history[0]["train_s"] + history[0]["val_s"] <= history[0]["epoch_s"] + 0.1
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert checkpoint["planned_epochs"] == 1
+    steps_per_epoch = manifest["training"]["n_train"] // 2
+    assert checkpoint["scheduler"]["total_steps"] == steps_per_epoch  # the one-cycle ran its whole course
+
+
 def test_short_run_whose_warm_up_is_one_step(kaggle_dataset: Path, tmp_path: Path):
     """10 steps in all (5 per epoch, 2 epochs): the case that crashed with ZeroDivisionError."""
     args = ["--data", str(kaggle_dataset), "--arch", "seed-cnn", "--size", "32", "--workers", "0"]
