@@ -94,6 +94,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--version", default="0.1.0")
     parser.add_argument("--dataset-name", help="how the manifest describes the training data")
     args = parser.parse_args(argv)
+    if args.epochs == 0 and args.init_from is None:
+        parser.error("--epochs 0 evaluates and writes the weights given with --init-from; give --init-from")
     if args.download:
         from boneage.download import download_rsna
 

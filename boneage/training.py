@@ -140,7 +140,8 @@ def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:
     """Load a trained model's weights into ``model``; returns where they came from, for the manifest.
 
     A ``checkpoint.pt`` gives its best epoch so far (a run stopped with ``--stop-after`` or by a
-    time limit); a ``.safetensors`` file gives a shipped model. Architecture and input must match.
+    time limit); a ``.safetensors`` file gives a shipped model, and the ``manifest.json`` beside
+    it (if any) says how that model was trained. Architecture and input must match.
     """
     path = Path(path)
     source: dict = {"path": str(path), "sha256": sha256_of(path)}
@@ -154,6 +155,12 @@ def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:
         source.update({"after_epoch": int(payload["epoch"]), "best_epoch": int(payload["best_epoch"])})
         source["best_val_mae_months"] = round(float(payload["best_mae"]), 3)
     model.load_state_dict(state)
+    beside = path.parent / "manifest.json"
+    if path.suffix == ".safetensors" and beside.is_file():
+        earlier = json.loads(beside.read_text())
+        if earlier.get("filename") == path.name:
+            source["training"] = earlier.get("training")
+            source["val_mae_months"] = earlier.get("metrics", {}).get("val_mae_months")
     return source
 
 
@@ -229,6 +236,10 @@ def _train_loader(dataset: CachedImages, config: TrainConfig, epoch: int, world:
 def train(config: TrainConfig) -> dict:
     """Train, keep the best epoch, write weights + manifest + report into ``config.out_dir``."""
     started = time.time()
+    if config.epochs == 0 and config.init_from is None:
+        raise ValueError(
+            "--epochs 0 evaluates and writes the weights given with --init-from; none were given"
+        )
     seed_everything(config.seed)
     device = pick_device(config.device)
     world = init_distributed(device)
@@ -389,7 +400,8 @@ def train(config: TrainConfig) -> dict:
     if state.epoch < state.planned_epochs:
         return {"stopped_after": state.epoch, "history": state.history}
     finished_epochs = time.time()  # epochs are counted in state.elapsed_s, across resumes
-    model.load_state_dict(state.best_state)
+    if state.best_state is not None:  # with --epochs 0 the initial weights are written as they are
+        model.load_state_dict(state.best_state)
     model = model.cpu().eval()
     evaluation = evaluate(model, val_loader, torch.device("cpu"))
     metrics = evaluation.metrics("val")

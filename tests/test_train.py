@@ -271,6 +271,45 @@ def test_init_from_a_stopped_run_and_from_shipped_weights(kaggle_dataset: Path, 
         assert torch.equal(fresh.state_dict()[key], value)
 
 
+def test_zero_epochs_writes_the_given_weights_with_this_runs_serving_checks(
+    kaggle_dataset: Path, tmp_path: Path
+):
+    """A GPU run's weights re-measured here with TTA: same weights, same validation, provenance kept."""
+    common = ["--data", str(kaggle_dataset), *TINY]
+    assert main([*common, "--epochs", "2", "--out", str(tmp_path / "gpu")]) == 0
+    first = json.loads((tmp_path / "gpu" / "manifest.json").read_text())
+    weights_file = tmp_path / "gpu" / first["filename"]
+    assert (
+        main(
+            [
+                *common,
+                "--epochs",
+                "0",
+                "--init-from",
+                str(weights_file),
+                "--tta",
+                "zoom",
+                "--out",
+                str(tmp_path / "cpu"),
+            ]
+        )
+        == 0
+    )
+    second = json.loads((tmp_path / "cpu" / "manifest.json").read_text())
+    assert second["sha256"] == first["sha256"]
+    assert second["metrics"]["val_mae_months"] == pytest.approx(first["metrics"]["val_mae_months"], abs=1e-3)
+    assert "val_tta_mae_months" in second["metrics"] and second["tta"]
+    source = second["training"]["init_from"]
+    assert source["training"]["command"] == first["training"]["command"] and source["training"]["epochs"] == 2
+    assert second["training"]["epochs"] == 0
+
+
+def test_zero_epochs_without_weights_to_start_from_is_refused(kaggle_dataset: Path, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--data", str(kaggle_dataset), "--epochs", "0"])
+    assert "--init-from" in capsys.readouterr().err
+
+
 def test_tta_run_measures_the_served_predictions(kaggle_dataset: Path, tmp_path: Path):
     """With --tta, the validation split is also measured as the app serves it (its views)."""
     args = ["--data", str(kaggle_dataset), *TINY, "--epochs", "1", "--tta", "zoom", "--out", str(tmp_path)]
