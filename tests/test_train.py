@@ -187,6 +187,14 @@ def test_epochs_that_fit_a_time_budget():
     assert epochs_that_fit(1e9, elapsed_s=0, epoch_s=0, done=1, planned=5) == 5  # never lengthened
 
 
+def test_steady_epoch_time_leaves_out_the_slow_first_steps():
+    from boneage.training import steady_epoch_s
+
+    starts = [0.0, 20.0] + [20.0 + i for i in range(1, 9)]  # one 20 s warm-up step, then 1 s steps
+    assert steady_epoch_s(starts, steps_ended=29.0, val_s=2.0) == pytest.approx(10 * 1.0 + 2.0)
+    assert steady_epoch_s([0.0, 1.0], steps_ended=2.0, val_s=0.5) == pytest.approx(2.5)  # too few to skip
+
+
 def test_refit_schedule_continues_where_the_old_one_stands_and_anneals_to_zero():
     import torch
 
