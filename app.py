@@ -15,9 +15,11 @@ import gradio as gr
 import torch
 
 from boneage import __version__
-from boneage.chart import chart_data, growth_chart_rgb
 from boneage.errors import BoneAgeError, InvalidInputError, ModelNotInstalledError, WeightsIntegrityError
-from boneage.i18n import (
+from boneage.io.decode import MAX_FILE_BYTES, load_radiograph
+from boneage.io.inputs import age_from_years_months, parse_age_months, parse_sex
+from boneage.meaning.chart import chart_data, growth_chart_rgb
+from boneage.meaning.i18n import (
     CJK_FONT_FILE,
     LANGUAGE_NAMES,
     format_duration,
@@ -25,10 +27,8 @@ from boneage.i18n import (
     t,
     translate_error,
 )
-from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
-from boneage.io import MAX_FILE_BYTES, load_radiograph
 from boneage.predictor import BackgroundPredictor, Predictor, analyse
-from boneage.report import (
+from boneage.report.card import (
     chart_image,
     heatmap_view,
     model_view,
@@ -41,8 +41,7 @@ from boneage.report import (
     save_report_pdf,
     shared_markdown,
 )
-from boneage.runtime import limit_malloc_arenas
-from boneage.share import (
+from boneage.report.share import (
     QUERY_KEY,
     InvalidShareLinkError,
     SharedResult,
@@ -52,6 +51,7 @@ from boneage.share import (
     share_secret,
     share_url,
 )
+from boneage.web.runtime import limit_malloc_arenas
 from boneage.weights import resolve_weights
 
 log = logging.getLogger("boneage.app")
@@ -93,7 +93,7 @@ BROWSER_LANGUAGE = "() => (navigator.language || 'en').toLowerCase().startsWith(
 def start_model() -> tuple[BackgroundPredictor | None, str]:
     """Resolve and verify the weights now; build the model in the background.
 
-    On failure the app still runs and says why (the status key of boneage.i18n). The page is
+    On failure the app still runs and says why (the status key of boneage.meaning.i18n). The page is
     served while timm imports.
     """
     if TORCH_THREADS:
@@ -248,7 +248,7 @@ def make_report(file_path, sex, years, months, lang):
 
 
 def share_result(file_path, sex, years, months, lang, request: gr.Request):
-    """The share button: a signed link holding the result's numbers only (boneage.share).
+    """The share button: a signed link holding the result's numbers only (boneage.report.share).
 
     The result is computed again here, on the server: a link is signed only for a bone age the
     model gave, never for numbers sent by the browser.

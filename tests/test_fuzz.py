@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from badfiles import BAD_AGES, BAD_SEXES, BadFile, bad_file_corpus, encode, png_bomb
 from boneage.errors import BoneAgeError, InvalidAgeError, InvalidSexError
-from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
-from boneage.io import MAX_PIXELS, load_radiograph
+from boneage.io.decode import MAX_PIXELS, load_radiograph
+from boneage.io.inputs import age_from_years_months, parse_age_months, parse_sex
 from boneage.predictor import analyse
 from helpers import assert_friendly, synthetic_hand
 
@@ -226,7 +226,7 @@ def test_ui_says_plainly_when_the_model_failed_to_build(
 @pytest.mark.parametrize("lang", ["en", "zh-TW"])
 def test_an_unexpected_server_fault_is_not_blamed_on_the_image(hand_png: Path, app_module, monkeypatch, lang):
     """A bug or a race on the server gets its own message: the image was not found at fault."""
-    from boneage.i18n import t
+    from boneage.meaning.i18n import t
 
     def broken(*args, **kwargs):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
