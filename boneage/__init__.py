@@ -19,7 +19,7 @@ from boneage.errors import (
     WeightsIntegrityError,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Imported on first use: ``import boneage`` for its errors must not pay for torch.
 _LAZY = {
