@@ -8,7 +8,7 @@ The shipped model (see weights/manifest.json for the exact command):
 
 A long run is checkpointed after every epoch; run the same command with --resume to continue.
 Several GPUs (or CPU processes): torchrun --nproc_per_node N train.py ...
-All logic lives in boneage.training; this file only parses arguments.
+All logic lives in boneage.training.loop; this file only parses arguments.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from boneage.chain.source import SourceTransform
 from boneage.errors import BoneAgeError
-from boneage.models import list_models
-from boneage.source import SourceTransform
-from boneage.training import TrainConfig, train
+from boneage.model.architectures import list_models
+from boneage.training.loop import TrainConfig, train
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     if args.epochs == 0 and args.init_from is None:
         parser.error("--epochs 0 evaluates and writes the weights given with --init-from; give --init-from")
     if args.download:
-        from boneage.download import download_rsna
+        from boneage.training.download import download_rsna
 
         args.data = download_rsna()
     source = (

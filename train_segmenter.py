@@ -5,7 +5,7 @@ The shipped segmenter (see weights/segmenter/manifest.json for the exact command
     python train_segmenter.py --hands ../shared/data/rsna-train-hires --out weights/segmenter
 
 Checkpointed every 100 steps; run the same command with --resume to continue.
-All logic lives in boneage.segtrain; this file only parses arguments.
+All logic lives in boneage.training.segmenter; this file only parses arguments.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from boneage.segtrain import SegmentTrainConfig, train_segmenter
+from boneage.training.segmenter import SegmentTrainConfig, train_segmenter
 
 
 def parse_args(argv: list[str] | None = None) -> SegmentTrainConfig:

@@ -42,11 +42,12 @@ def main() -> int:
 
     from tqdm.auto import tqdm
 
-    from boneage.data import TTA_VIEWS, read_samples
+    from boneage.chain.preprocess import preprocess
+    from boneage.chain.views import TTA_VIEWS
     from boneage.errors import BoneAgeError
-    from boneage.io import load_radiograph
+    from boneage.io.decode import load_radiograph
     from boneage.predictor import Predictor
-    from boneage.preprocess import preprocess
+    from boneage.training.data import read_samples
 
     base = Predictor.load(explicit=args.weights)
     val_ids = set(json.loads((args.weights / "split.json").read_text())["val"])

@@ -42,11 +42,11 @@ def main() -> int:
     import cv2
     import torch
 
-    from boneage.data import read_samples
-    from boneage.io import load_radiograph
-    from boneage.models import create_model
+    from boneage.chain.preprocess import PreprocessConfig, preprocess
+    from boneage.io.decode import load_radiograph
+    from boneage.model.architectures import create_model
     from boneage.predictor import Predictor
-    from boneage.preprocess import PreprocessConfig, preprocess
+    from boneage.training.data import read_samples
     from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
 
     import_s = time.perf_counter() - started

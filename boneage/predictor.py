@@ -11,21 +11,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from boneage.chart import chart_data
-from boneage.data import affine
-from boneage.heatmap import grad_cam
-from boneage.inputs import Sex, parse_age_months, parse_sex
-from boneage.interval import IntervalCalibration
-from boneage.io import ImageSource, Radiograph, load_radiograph
-from boneage.models import BoneAgeRegressor
-from boneage.preprocess import (
+from boneage.chain.preprocess import (
     PreprocessConfig,
     PreprocessResult,
     preprocess,
     to_model_input,
 )
-from boneage.reference import Interpretation, interpret_gap
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, load_model, resolve_weights
+from boneage.chain.views import affine
+from boneage.io.decode import ImageSource, Radiograph, load_radiograph
+from boneage.io.inputs import Sex, parse_age_months, parse_sex
+from boneage.meaning.chart import chart_data
+from boneage.meaning.interval import IntervalCalibration
+from boneage.meaning.reference import Interpretation, interpret_gap
+from boneage.model.architectures import BoneAgeRegressor
+from boneage.model.heatmap import grad_cam
+from boneage.model.loading import load_model
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, resolve_weights
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from boneage.errors import ModelNotInstalledError, WeightsIntegrityError
-from boneage.models import BoneAgeRegressor, create_model
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,10 @@ class Manifest:
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     hub: HubLocation | None = None
-    # Test-time augmentation: the prediction is the mean over these views (boneage.data.affine
+    # Test-time augmentation: the prediction is the mean over these views (boneage.chain.views.affine
     # keyword arguments); empty means the image as it is.
     tta: list[dict] = field(default_factory=list)
-    # Prediction interval (boneage.interval.IntervalCalibration as a dict); empty: none calibrated.
+    # Prediction interval (boneage.meaning.interval.IntervalCalibration as a dict); empty: none calibrated.
     interval: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
@@ -174,19 +173,6 @@ def download_from_hub(hub: HubLocation) -> Path | None:
     except Exception as exc:  # offline, not cached, repo gone: fall back to the shipped copy
         log.info("Weights not available from the Hub (%s); using the shipped copy.", exc)
         return None
-
-
-def load_model(resolved: ResolvedWeights) -> BoneAgeRegressor:
-    manifest = resolved.manifest
-    model = create_model(manifest.architecture, **manifest.architecture_kwargs)
-    state = load_file(str(resolved.path))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise WeightsIntegrityError(
-            f"Weights do not fit architecture {manifest.architecture!r}: {exc}"
-        ) from exc
-    return model.eval()
 
 
 def save_weights(model: torch.nn.Module, out_dir: Path, manifest_fields: dict) -> Manifest:

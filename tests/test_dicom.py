@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from boneage.dicom import parse_dicom_age
 from boneage.errors import InvalidImageError
-from boneage.io import load_radiograph
+from boneage.io.decode import load_radiograph
+from boneage.io.dicom import parse_dicom_age
 from helpers import synthetic_hand, write_dicom
 
 

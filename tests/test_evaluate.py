@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from boneage.evaluate import Evaluation, format_table, reframe
-from boneage.evaluate import main as evaluate_main
-from boneage.predict import main as predict_main
-from boneage.preprocess import PreprocessConfig, find_hand
+from boneage.chain.preprocess import PreprocessConfig, find_hand
+from boneage.cli.evaluate import main as evaluate_main
+from boneage.cli.predict import main as predict_main
+from boneage.training.evaluation import Evaluation, format_table, reframe
 from helpers import synthetic_hand, write_dicom
 
 

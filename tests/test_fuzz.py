@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from badfiles import BAD_AGES, BAD_SEXES, BadFile, bad_file_corpus, encode, png_bomb
 from boneage.errors import BoneAgeError, InvalidAgeError, InvalidSexError
-from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
-from boneage.io import MAX_PIXELS, load_radiograph
+from boneage.io.decode import MAX_PIXELS, load_radiograph
+from boneage.io.inputs import age_from_years_months, parse_age_months, parse_sex
 from boneage.predictor import analyse
 from helpers import assert_friendly, synthetic_hand
 
@@ -42,19 +42,21 @@ def test_bad_file_gets_its_typed_error_and_a_friendly_message(case: BadFile, tmp
 
 
 @pytest.fixture(scope="module")
-def app_module():
-    import app  # with the shipped model, if any: bad input is refused before the model runs
+def handlers():
+    from boneage.web.handlers import Handlers
+    from boneage.web.served import ServedModel
 
-    return app
+    # with the shipped model, if any: bad input is refused before the model runs
+    return Handlers(ServedModel.start(), share_secret=b"test")
 
 
 @pytest.mark.parametrize("case", CORPUS[::5], ids=lambda case: case.name)
-def test_ui_handler_shows_the_library_message(case: BadFile, tmp_path: Path, app_module):
+def test_ui_handler_shows_the_library_message(case: BadFile, tmp_path: Path, handlers):
     path = tmp_path / case.filename
     path.write_bytes(case.data)
     with pytest.raises(case.expected) as expected:
         analyse(path, "female", 100)
-    card, *panels, details = app_module.estimate(str(path), "female", 8, 4, "en")
+    card, *panels, details = handlers.estimate(str(path), "female", 8, 4, "en")
     # One message in the result card; the other panels emptied and hidden (no error badge on each).
     assert str(expected.value) in card and case.expected.title in card
     # outline, model view, heatmap (its switch decides), chart, report button and file, share
@@ -81,16 +83,16 @@ def test_bad_or_missing_sex_is_refused(sex, hand_png: Path):
 @pytest.mark.parametrize(
     "years, months", [(None, None), ("", ""), (-1, 0), (21, 0), (5, 12), (float("nan"), 0)]
 )
-def test_ui_age_fields_are_checked(years, months, hand_png: Path, app_module):
-    card, *_, details = app_module.estimate(str(hand_png), "male", years, months, "en")
+def test_ui_age_fields_are_checked(years, months, hand_png: Path, handlers):
+    card, *_, details = handlers.estimate(str(hand_png), "male", years, months, "en")
     assert "Check the age" in card
     assert_friendly(details["error"])
 
 
-def test_missing_upload_and_sex_in_the_ui(hand_png: Path, app_module):
-    assert "upload" in app_module.estimate(None, "male", 5, 0, "en")[0]
-    assert "sex" in app_module.estimate(str(hand_png), None, 5, 0, "en")[0]
-    chinese = app_module.estimate(str(hand_png), None, 5, 0, "zh-TW")[0]
+def test_missing_upload_and_sex_in_the_ui(hand_png: Path, handlers):
+    assert "upload" in handlers.estimate(None, "male", 5, 0, "en")[0]
+    assert "sex" in handlers.estimate(str(hand_png), None, 5, 0, "en")[0]
+    chinese = handlers.estimate(str(hand_png), None, 5, 0, "zh-TW")[0]
     assert "請選擇孩子的性別" in chinese and "請選擇性別" in chinese
 
 
@@ -205,37 +207,38 @@ def test_largest_allowed_image_costs_a_bounded_amount_of_memory():
     assert increase < 8 * MAX_PIXELS / 2**20  # under 8 bytes per allowed pixel (about 380 MB)
 
 
-def test_ui_says_plainly_when_the_model_failed_to_build(
-    app_module, trained_weights: Path, hand_png: Path, monkeypatch
-):
+def test_ui_says_plainly_when_the_model_failed_to_build(trained_weights: Path, hand_png: Path):
     from boneage.predictor import BackgroundPredictor
+    from boneage.web.api import Endpoints
+    from boneage.web.handlers import Handlers
+    from boneage.web.served import ServedModel
     from boneage.weights import Manifest, ResolvedWeights, resolve_weights
 
     resolved = resolve_weights(trained_weights)
     wrong = Manifest.from_dict({**resolved.manifest.to_dict(), "architecture_kwargs": {"input_size": 96}})
-    monkeypatch.setattr(
-        app_module, "MODEL", BackgroundPredictor(ResolvedWeights(wrong, resolved.path, "local"))
-    )
-    card = app_module.estimate(str(hand_png), "male", 8, 0, "en")[0]
+    served = ServedModel(BackgroundPredictor(ResolvedWeights(wrong, resolved.path, "local")), "model_status")
+    card = Handlers(served, share_secret=b"test").estimate(str(hand_png), "male", 8, 0, "en")[0]
     assert "No model" in card and "could not be loaded" in card
     with pytest.raises(gr.Error) as caught:
-        app_module.predict(str(hand_png), "male", 96)
+        Endpoints(served).predict(str(hand_png), "male", 96)
     assert caught.value.title == "No model" and "could not be loaded" in caught.value.message
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-TW"])
-def test_an_unexpected_server_fault_is_not_blamed_on_the_image(hand_png: Path, app_module, monkeypatch, lang):
+def test_an_unexpected_server_fault_is_not_blamed_on_the_image(hand_png: Path, handlers, monkeypatch, lang):
     """A bug or a race on the server gets its own message: the image was not found at fault."""
-    from boneage.i18n import t
+    from boneage.meaning.i18n import t
 
     def broken(*args, **kwargs):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
 
-    monkeypatch.setattr(app_module, "analyse", broken)
-    card, *_panels, details = app_module.estimate(str(hand_png), "female", 8, 4, lang)
+    from boneage.web.api import Endpoints
+
+    monkeypatch.setattr("boneage.web.served.analyse", broken)
+    card, *_panels, details = handlers.estimate(str(hand_png), "female", 8, 4, lang)
     assert t("error_unexpected", lang) in card and t("title_BoneAgeError", lang) in card
     assert t("title_InvalidImageError", lang) not in card
     assert "Tensors" not in card and details == {"error": t("error_unexpected", lang)}
     with pytest.raises(Exception) as caught:
-        app_module.predict(str(hand_png), "female", 100, lang)
+        Endpoints(handlers.served).predict(str(hand_png), "female", 100, lang)
     assert t("error_unexpected", lang) in str(caught.value)

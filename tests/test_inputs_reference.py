@@ -5,8 +5,8 @@ import math
 import pytest
 
 from boneage.errors import InvalidAgeError, InvalidSexError
-from boneage.inputs import age_from_years_months, parse_age_months, parse_sex
-from boneage.reference import format_months, interpret_gap, reference_sd_months
+from boneage.io.inputs import age_from_years_months, parse_age_months, parse_sex
+from boneage.meaning.reference import format_months, interpret_gap, reference_sd_months
 
 
 @pytest.mark.parametrize(

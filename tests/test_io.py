@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from boneage.errors import EmptyImageError, ImageTooLargeError, InvalidImageError, NotAHandRadiographError
-from boneage.io import load_radiograph
+from boneage.io.decode import load_radiograph
 from helpers import synthetic_hand
 
 
@@ -122,7 +122,7 @@ def test_malloc_arena_cap_applies_on_glibc():
     import subprocess
     import sys
 
-    code = "from boneage.runtime import limit_malloc_arenas; print(limit_malloc_arenas(2))"
+    code = "from boneage.web.runtime import limit_malloc_arenas; print(limit_malloc_arenas(2))"
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root

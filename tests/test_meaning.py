@@ -9,8 +9,8 @@ import string
 import numpy as np
 import pytest
 
-from boneage.chart import chart_data, figure_rgb, growth_chart
-from boneage.i18n import (
+from boneage.meaning.chart import chart_data, figure_rgb, growth_chart
+from boneage.meaning.i18n import (
     CJK_FONT_FILE,
     ERROR_TRANSLATIONS,
     MESSAGES,
@@ -19,7 +19,7 @@ from boneage.i18n import (
     t,
     translate_error,
 )
-from boneage.interval import (
+from boneage.meaning.interval import (
     DEFAULT_BAND_EDGES,
     IntervalCalibration,
     calibrate,
@@ -27,7 +27,7 @@ from boneage.interval import (
     fit,
     measure_coverage,
 )
-from boneage.reference import categorise, interpret_gap, reference_sd_months
+from boneage.meaning.reference import categorise, interpret_gap, reference_sd_months
 
 
 def test_conformal_quantile_is_the_finite_sample_rank():
@@ -89,7 +89,7 @@ def test_fast_chart_draws_the_child_where_matplotlib_does(lang):
     """The served chart reuses a background per sex and language and draws only the child."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from boneage.chart import CHILD_RGB, growth_chart_rgb
+    from boneage.meaning.chart import CHILD_RGB, growth_chart_rgb
 
     for sex, age, bone, interval in [("male", 100, 131, (121, 141)), ("female", 30, 20, None)]:
         data = chart_data(sex, age, bone, interval)
@@ -110,7 +110,7 @@ def test_fast_chart_draws_the_child_where_matplotlib_does(lang):
 
 def test_pdf_report_renders_with_its_text(tmp_path):
     pdfium = pytest.importorskip("pypdfium2")
-    from boneage.pdf_report import write_report
+    from boneage.report.pdf import write_report
 
     summary = {
         "bone_age_months": 131.0, "chronological_age_months": 120.0, "gap_months": 11.0, "sex": "female",
@@ -151,9 +151,9 @@ def test_both_languages_have_every_message():
 
 def test_every_user_facing_error_has_a_translation():
     from badfiles import bad_file_corpus
+    from boneage.chain.preprocess import PreprocessConfig, preprocess
     from boneage.errors import BoneAgeError
-    from boneage.io import load_radiograph
-    from boneage.preprocess import PreprocessConfig, preprocess
+    from boneage.io.decode import load_radiograph
 
     seen = set()
     for case in bad_file_corpus():
@@ -172,7 +172,7 @@ def test_chinese_font_has_every_character_the_app_prints():
     cmap = TTFont(str(CJK_FONT_FILE))["cmap"].getBestCmap()
     needed = all_characters("zh-TW") | set(string.digits)
     missing = sorted(c for c in needed if ord(c) not in cmap and not c.isspace())
-    assert missing == [], "re-run python -m boneage.fonts: " + "".join(missing)
+    assert missing == [], "re-run python -m boneage.cli.fonts: " + "".join(missing)
     assert len(ERROR_TRANSLATIONS["zh-TW"]) >= 20
 
 
@@ -195,7 +195,7 @@ def test_language_from_the_browser(header, expected):
 def test_typical_error_says_rsna_how_many_and_the_error_in_plain_words(lang):
     """No folder path or data-set code name reaches a parent, and the sentence follows the language."""
     from boneage.predictor import ModelInfo
-    from boneage.report import typical_error_line
+    from boneage.report.card import typical_error_line
 
     info = ModelInfo(
         name="m",
@@ -220,7 +220,7 @@ def test_typical_error_says_rsna_how_many_and_the_error_in_plain_words(lang):
 
 def test_category_shares_grow_uncertain_with_the_interval():
     """Children whose bone age equals their age: a narrow interval says normal, a wide one uncertain."""
-    from boneage.interval import IntervalCalibration, category_shares
+    from boneage.meaning.interval import IntervalCalibration, category_shares
 
     target = np.linspace(24, 200, 50)
     male = np.arange(50) % 2 == 0

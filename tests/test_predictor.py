@@ -7,7 +7,7 @@ import pytest
 
 from boneage.errors import InvalidAgeError, InvalidImageError, InvalidSexError, WeightsIntegrityError
 from boneage.predictor import BackgroundPredictor, Predictor, analyse
-from boneage.report import (
+from boneage.report.card import (
     DISPLAY_SIDE,
     model_view,
     no_model_markdown,
@@ -123,8 +123,8 @@ def test_tta_views_in_the_manifest_are_averaged(predictor: Predictor, hand_pixel
     """With TTA views the prediction is the mean over the views, each through the same model."""
     from dataclasses import replace
 
-    from boneage.data import affine
-    from boneage.preprocess import preprocess
+    from boneage.chain.preprocess import preprocess
+    from boneage.chain.views import affine
 
     image = preprocess(hand_pixels, predictor.preprocess_config).image
     views = [{}, {"scale": 0.9}, {"angle": 5.0}]
@@ -144,7 +144,7 @@ def test_heatmaps_while_other_requests_run_the_same_model(predictor: Predictor, 
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from boneage.preprocess import preprocess
+    from boneage.chain.preprocess import preprocess
 
     image = preprocess(hand_pixels, predictor.preprocess_config).image
     expected = predictor.heatmap(image, True)

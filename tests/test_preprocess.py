@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.errors import NotAHandRadiographError
-from boneage.preprocess import (
+from boneage.chain.preprocess import (
     INPUT_MEAN,
     INPUT_STD,
     PreprocessConfig,
@@ -20,7 +19,8 @@ from boneage.preprocess import (
     sharpen,
     to_model_input,
 )
-from boneage.segmentation import fill_holes, largest_component, segment_hand
+from boneage.chain.segmentation import fill_holes, largest_component, segment_hand
+from boneage.errors import NotAHandRadiographError
 from helpers import synthetic_hand
 
 

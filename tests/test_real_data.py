@@ -7,11 +7,11 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from boneage.data import read_samples
+from boneage.chain.preprocess import PreprocessConfig, find_hand, preprocess
 from boneage.errors import NotAHandRadiographError
-from boneage.io import load_radiograph
+from boneage.io.decode import load_radiograph
 from boneage.predictor import analyse
-from boneage.preprocess import PreprocessConfig, find_hand, preprocess
+from boneage.training.data import read_samples
 from conftest import SHARED_DATA
 
 

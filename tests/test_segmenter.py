@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.composite import _place, load_hands, render_plate, training_pair
-from boneage.errors import NotAHandRadiographError
-from boneage.gate_eval import accepted, document_cases, generated_cases, non_hand_cases
-from boneage.io import load_radiograph
-from boneage.orientation import Orientation, orient_upright, rotate_expanded
-from boneage.preprocess import PreprocessConfig, preprocess
-from boneage.segtrain import SegmentTrainConfig, evaluate_segmenter, split_hands, train_segmenter
-from boneage.unet import (
+from boneage.chain.orientation import Orientation, orient_upright, rotate_expanded
+from boneage.chain.preprocess import PreprocessConfig, preprocess
+from boneage.chain.unet import (
     DEFAULT_SEGMENTER_DIR,
     HandUNet,
     UNetSegmenter,
@@ -25,6 +20,11 @@ from boneage.unet import (
     shared_segmenter,
     unletterbox,
 )
+from boneage.cli.gate_eval import accepted, document_cases, generated_cases, non_hand_cases
+from boneage.errors import NotAHandRadiographError
+from boneage.io.decode import load_radiograph
+from boneage.training.composite import _place, load_hands, render_plate, training_pair
+from boneage.training.segmenter import SegmentTrainConfig, evaluate_segmenter, split_hands, train_segmenter
 from boneage.weights import Manifest, sha256_of
 from conftest import SHARED_DATA
 

@@ -9,10 +9,10 @@ from datetime import date
 
 import pytest
 
-from boneage.i18n import t
+from boneage.meaning.i18n import t
 from boneage.predictor import ModelInfo
-from boneage.report import shared_markdown
-from boneage.share import (
+from boneage.report.card import shared_markdown
+from boneage.report.share import (
     MAX_TOKEN_CHARS,
     InvalidShareLinkError,
     SharedResult,
@@ -110,7 +110,7 @@ def test_the_secret_comes_from_the_environment_or_stays_the_same(monkeypatch, tm
     monkeypatch.setenv("BONEAGE_SHARE_SECRET", "from the space's secrets")
     assert share_secret() == b"from the space's secrets"
     monkeypatch.delenv("BONEAGE_SHARE_SECRET")
-    monkeypatch.setattr("boneage.share.SECRET_FILE", tmp_path / "secret")
+    monkeypatch.setattr("boneage.report.share.SECRET_FILE", tmp_path / "secret")
     first = share_secret()
     assert len(first) == 32 and share_secret() == first  # links survive a restart
 

@@ -14,8 +14,8 @@ import pytest
 from gradio_client import Client, handle_file
 
 from appserver import running_app
-from boneage.data import read_samples
 from boneage.predictor import Predictor
+from boneage.training.data import read_samples
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
 from conftest import REPO_ROOT, SHARED_DATA
 

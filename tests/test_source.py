@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from boneage.data import CachedImages, build_cache, read_samples
-from boneage.io import load_radiograph
+from boneage.chain.preprocess import PreprocessConfig, preprocess, to_model_input
+from boneage.chain.source import RSNA_TRAIN_100, RSNA_TRAIN_299, SourceTransform, apply_source_transform
+from boneage.io.decode import load_radiograph
 from boneage.predictor import Predictor
-from boneage.preprocess import PreprocessConfig, preprocess, to_model_input
-from boneage.source import RSNA_TRAIN_100, RSNA_TRAIN_299, SourceTransform, apply_source_transform
+from boneage.training.data import CachedImages, build_cache, read_samples
 from helpers import synthetic_hand, write_kaggle_dataset
 from train import main
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from boneage.data import find_dataset, read_samples, split_samples
 from boneage.errors import DatasetError
 from boneage.predictor import Predictor
+from boneage.training.data import find_dataset, read_samples, split_samples
 from conftest import REPO_ROOT, SHARED_DATA
 from helpers import write_kaggle_dataset
 from train import main, parse_args
@@ -164,7 +164,7 @@ def test_one_cycle_schedule_works_for_runs_of_a_few_steps():
     """OneCycleLR divided by zero when the warm-up was exactly one step (--limit 400 --epochs 2)."""
     import torch
 
-    from boneage.training import one_cycle
+    from boneage.training.schedule import one_cycle
 
     for total in range(1, 41):
         model = torch.nn.Linear(2, 1)
@@ -179,7 +179,7 @@ def test_one_cycle_schedule_works_for_runs_of_a_few_steps():
 
 
 def test_epochs_that_fit_a_time_budget():
-    from boneage.training import epochs_that_fit
+    from boneage.training.schedule import epochs_that_fit
 
     assert epochs_that_fit(600, elapsed_s=100, epoch_s=10, done=1, planned=30) == 30  # room for all
     assert epochs_that_fit(300, elapsed_s=100, epoch_s=10, done=1, planned=30) == 21
@@ -188,7 +188,7 @@ def test_epochs_that_fit_a_time_budget():
 
 
 def test_steady_epoch_time_leaves_out_the_slow_first_steps():
-    from boneage.training import steady_epoch_s
+    from boneage.training.schedule import steady_epoch_s
 
     starts = [0.0, 20.0] + [20.0 + i for i in range(1, 9)]  # one 20 s warm-up step, then 1 s steps
     assert steady_epoch_s(starts, steps_ended=29.0, val_s=2.0) == pytest.approx(10 * 1.0 + 2.0)
@@ -198,7 +198,7 @@ def test_steady_epoch_time_leaves_out_the_slow_first_steps():
 def test_refit_schedule_continues_where_the_old_one_stands_and_anneals_to_zero():
     import torch
 
-    from boneage.training import one_cycle, refit_schedule
+    from boneage.training.schedule import one_cycle, refit_schedule
 
     def rates(scheduler, optimiser, steps):
         out = []
@@ -251,8 +251,8 @@ def test_init_from_a_stopped_run_and_from_shipped_weights(kaggle_dataset: Path, 
     import torch
     from safetensors.torch import load_file
 
-    from boneage.models import create_model
-    from boneage.training import load_initial_weights
+    from boneage.model.architectures import create_model
+    from boneage.training.checkpoint import load_initial_weights
 
     common = ["--data", str(kaggle_dataset), *TINY]
     assert main([*common, "--epochs", "3", "--stop-after", "2", "--out", str(tmp_path / "stage1")]) == 0

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from boneage.errors import ModelNotInstalledError, WeightsIntegrityError
-from boneage.models import create_model
+from boneage.model.architectures import create_model
+from boneage.model.loading import load_model
 from boneage.weights import (
     HubLocation,
     Manifest,
-    load_model,
     resolve_weights,
     save_weights,
     sha256_of,
@@ -192,7 +192,7 @@ def test_publish_pins_the_manifest_to_the_uploaded_commit(saved):
     """Publishing goes through huggingface_hub's API (faked: no network) and pins the commit sha."""
     from types import SimpleNamespace
 
-    from boneage.publish import publish
+    from boneage.cli.publish import publish
 
     folder, manifest, _ = saved
     uploads = []

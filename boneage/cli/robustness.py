@@ -1,0 +1,141 @@
+"""Real uploads are rarely clean: does each kind of imperfection give the same bone age, or a plain refusal?
+
+Every atlas plate is predicted as it is and after each transformation below, through the
+app's path (decoded pixels -> the served chain -> the model). For each kind the table gives
+how many were refused (with the reason) and, for the rest, how far the bone age moved from the
+clean upload's.
+
+    python -m boneage.cli.robustness --out benchmarks/results/robustness.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from boneage.chain.orientation import rotate_expanded
+from boneage.errors import BoneAgeError
+from boneage.io.decode import load_radiograph
+
+
+def _pad(pixels: np.ndarray, share: float, value: float) -> np.ndarray:
+    height, width = pixels.shape
+    top, side = int(share * height), int(share * width)
+    return cv2.copyMakeBorder(pixels, top, top, side, side, cv2.BORDER_CONSTANT, value=value)
+
+
+def light_box_photo(pixels: np.ndarray) -> np.ndarray:
+    """The film on a glowing light box, photographed at an angle with a phone: bright surround,
+    perspective, uneven light, blur and grain."""
+    height, width = pixels.shape
+    canvas = _pad(pixels, 0.25, 0.92)
+    ch, cw = canvas.shape
+    src = np.float32([[0, 0], [cw, 0], [cw, ch], [0, ch]])
+    dst = np.float32(
+        [[0.04 * cw, 0.02 * ch], [0.97 * cw, 0.06 * ch], [0.93 * cw, 0.98 * ch], [0.0, 0.94 * ch]]
+    )
+    warped = cv2.warpPerspective(canvas, cv2.getPerspectiveTransform(src, dst), (cw, ch), borderValue=0.3)
+    light = np.linspace(0.8, 1.05, cw, dtype=np.float32)[None]
+    photo = cv2.GaussianBlur(warped * light, (0, 0), 1.2)
+    grain = np.random.default_rng(0).normal(0, 0.015, photo.shape).astype(np.float32)
+    return np.clip(photo + grain, 0, 1).astype(np.float32)
+
+
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "right hand (mirrored)": lambda p: np.ascontiguousarray(p[:, ::-1]),
+    "tilted 15°": lambda p: rotate_expanded(p, 15),
+    "turned 45°": lambda p: rotate_expanded(p, 45),
+    "turned 90° clockwise": lambda p: np.ascontiguousarray(np.rot90(p, -1)),
+    "turned 90° anticlockwise": lambda p: np.ascontiguousarray(np.rot90(p, 1)),
+    "upside down": lambda p: np.ascontiguousarray(p[::-1, ::-1]),
+    "inverted (MONOCHROME1-like)": lambda p: (1.0 - p).astype(np.float32),
+    "wide dark border": lambda p: _pad(p, 0.4, float(np.percentile(p, 5))),
+    "wide white border": lambda p: _pad(p, 0.3, 1.0),
+    "under-exposed": lambda p: (p**2.2 * 0.5).astype(np.float32),
+    "over-exposed": lambda p: np.clip(p * 1.6 + 0.25, 0, 1).astype(np.float32),
+    "hopelessly over-exposed": lambda p: np.clip(p * 0.05 + 0.95, 0, 1).astype(np.float32),
+    "photo of a light box": light_box_photo,
+}
+
+
+def measure(predictor, images: list[tuple[str, np.ndarray, bool]]) -> dict:
+    """Per transformation: refused count (and reasons), bone-age shift against the clean upload."""
+    clean = {}
+    for name, pixels, male in images:
+        clean[name] = predictor.predict_pixels(pixels, male)
+    rows = {}
+    for kind, transform in TRANSFORMS.items():
+        shifts, refused = [], []
+        for name, pixels, male in tqdm(images, desc=kind, leave=False):
+            try:
+                months = predictor.predict_pixels(transform(pixels), male)
+            except BoneAgeError as exc:
+                refused.append({"id": name, "reason": str(exc)})
+                continue
+            shifts.append(months - clean[name])
+        shifts = np.array(shifts)
+        rows[kind] = {
+            "n": len(images),
+            "refused": len(refused),
+            "refusals": refused,
+            "mean_abs_shift_months": round(float(np.abs(shifts).mean()), 2) if shifts.size else None,
+            "p90_abs_shift_months": round(float(np.percentile(np.abs(shifts), 90)), 2)
+            if shifts.size
+            else None,
+            "mean_shift_months": round(float(shifts.mean()), 2) if shifts.size else None,
+        }
+    return rows
+
+
+def format_table(rows: dict) -> str:
+    lines = [
+        "| upload | refused | bone age moved (mean abs) | 90th percentile | mean (signed) |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, row in rows.items():
+        moved = "—" if row["mean_abs_shift_months"] is None else f"{row['mean_abs_shift_months']:.1f} months"
+        p90 = "—" if row["p90_abs_shift_months"] is None else f"{row['p90_abs_shift_months']:.1f}"
+        mean = "—" if row["mean_shift_months"] is None else f"{row['mean_shift_months']:+.1f}"
+        lines.append(f"| {kind} | {row['refused']} / {row['n']} | {moved} | {p90} | {mean} |")
+    return "\n".join(lines)
+
+
+def atlas_images(folder: Path) -> list[tuple[str, np.ndarray, bool]]:
+    import csv
+
+    with open(folder / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        (row["id"], load_radiograph(folder / "images" / f"{row['id']}.png").pixels, row["male"] == "True")
+        for row in rows
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--atlas", type=Path, default=Path("../shared/data/atlas-pedrad"))
+    parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    from boneage.predictor import Predictor
+
+    predictor = Predictor.load(args.weights)
+    rows = measure(predictor, atlas_images(args.atlas))
+    print(format_table(rows))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

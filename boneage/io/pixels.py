@@ -1,0 +1,98 @@
+"""What every decoder hands on: :class:`Radiograph`, and the checks and conversions they share.
+
+PNG/JPEG/TIFF (:mod:`boneage.io.decode`) and DICOM (:mod:`boneage.io.dicom`) both build on this
+module and on nothing of each other's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from boneage.errors import EmptyImageError, ImageTooLargeError, InvalidImageError, NotAHandRadiographError
+
+# 50 megapixels: a 16-bit CR plate is at most about 4k x 5k, i.e. 20 MP.
+MAX_PIXELS = 50_000_000
+
+
+MIN_SIDE = 64
+
+
+# Mean absolute chroma (0-255 scale) above which an RGB upload is a colour photo, not an X-ray.
+COLOUR_CHROMA_LIMIT = 12.0
+
+
+@dataclass(frozen=True)
+class Radiograph:
+    """A decoded radiograph: float32 pixels in [0, 1], 2-D, bright = dense."""
+
+    pixels: np.ndarray
+    source_format: str
+    bit_depth: int
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape  # type: ignore[return-value]
+
+
+def check_pixel_count(width: int, height: int, *, max_pixels: int) -> None:
+    """Refuse before decoding: headers are read first, so a bomb never reaches memory."""
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"The image is {width} x {height} pixels; the limit is {max_pixels // 1_000_000} "
+            "megapixels. Please upload a smaller export of the radiograph."
+        )
+
+
+def colour_to_gray(rgb: np.ndarray, top: float = 255.0) -> np.ndarray:
+    """(H, W, 3) integer RGB with maximum ``top`` to float32 luma in [0, 1]; refuse colour photos.
+
+    Radiographs are often saved as RGB with three equal channels; a real colour image has
+    chroma well above JPEG noise. The check runs on a subsample, the conversion per channel.
+    """
+    sample = rgb[:: _sample_step(rgb), :: _sample_step(rgb)].astype(np.float32) * np.float32(255.0 / top)
+    chroma = float(np.abs(sample - sample.mean(axis=2, keepdims=True)).mean())
+    if chroma > COLOUR_CHROMA_LIMIT:
+        raise NotAHandRadiographError(
+            "This looks like a colour photograph, not an X-ray. Please upload the radiograph "
+            "of the left hand (a grayscale image)."
+        )
+    gray = np.zeros(rgb.shape[:2], np.float32)
+    for channel, weight in enumerate((0.299, 0.587, 0.114)):
+        gray += rgb[..., channel] * np.float32(weight / top)
+    return np.clip(gray, 0.0, 1.0, out=gray)
+
+
+def _sample_step(pixels: np.ndarray, target: int = 1_000_000) -> int:
+    """Stride that leaves about ``target`` pixels: statistics without full-size copies."""
+    height, width = pixels.shape[:2]
+    return max(1, math.ceil(math.sqrt(height * width / target)))
+
+
+def rescale_to_unit(array: np.ndarray) -> np.ndarray:
+    """Min-max rescale to [0, 1]; non-finite values become 0."""
+    array = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(array.min()), float(array.max())
+    if high <= low:
+        return np.zeros_like(array, dtype=np.float32)
+    return ((array - low) / (high - low)).astype(np.float32)
+
+
+def check_not_empty(pixels: np.ndarray) -> None:
+    """Refuse images too small, constant, or nearly all black/white to hold a hand."""
+    if pixels.ndim != 2:
+        raise InvalidImageError("Expected a single grayscale image.")
+    height, width = pixels.shape
+    if min(height, width) < MIN_SIDE:
+        raise EmptyImageError(
+            f"The image is only {width} x {height} pixels. Please upload the full-resolution X-ray "
+            f"(at least {MIN_SIDE} pixels on each side)."
+        )
+    sample = pixels[:: _sample_step(pixels), :: _sample_step(pixels)]
+    if np.count_nonzero(sample >= 0.03) < 0.01 * sample.size:  # 99th percentile below 0.03
+        raise EmptyImageError("The image is almost completely black. Please check the export.")
+    if float(sample.std()) < 0.01:
+        raise EmptyImageError("The image is blank (one flat colour). Please check the upload and try again.")

@@ -1,0 +1,116 @@
+"""Bone-age regressors and the registry that maps a name to a constructor.
+
+Every model takes ``(images, male)`` — images (N, 1, H, W) standardised by
+:func:`boneage.chain.preprocess.to_model_input`, ``male`` (N,) as 0/1 floats — and returns bone age in
+months (N,). The label mean and spread live in buffers, so a saved state dict is self-contained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+DEFAULT_TARGET_MEAN = 127.0  # RSNA training set: mean bone age ~127 months, sd ~41
+DEFAULT_TARGET_STD = 41.0
+
+
+class BoneAgeRegressor(nn.Module):
+    """Base: predicts a standardised age and maps it back to months with stored label stats."""
+
+    uses_sex: bool = True
+
+    def __init__(self, target_mean: float = DEFAULT_TARGET_MEAN, target_std: float = DEFAULT_TARGET_STD):
+        super().__init__()
+        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
+        self.register_buffer("target_std", torch.tensor(float(target_std)))
+
+    def forward_standardised(self, images: torch.Tensor, male: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor, male: torch.Tensor) -> torch.Tensor:
+        return self.forward_standardised(images, male) * self.target_std + self.target_mean
+
+
+class SeedCNN(BoneAgeRegressor):
+    """The original student model: four conv+ReLU+pool blocks, three dense layers, no sex input."""
+
+    uses_sex = False
+
+    def __init__(self, input_size: int = 224, dropout: float = 0.3, **kwargs):
+        super().__init__(**kwargs)
+        channels = [1, 32, 64, 128, 128]
+        blocks: list[nn.Module] = []
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
+            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+        self.features = nn.Sequential(*blocks)
+        flat = channels[-1] * (input_size // 16) ** 2
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(flat, 256),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(256, 128),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(128, 64),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(64, 1),
+        )
+
+    def forward_standardised(self, images: torch.Tensor, male: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images)).squeeze(1)
+
+
+class TimmSexRegressor(BoneAgeRegressor):
+    """A timm backbone (1 input channel) whose pooled features are joined with the child's sex.
+
+    Sex enters after pooling through a small embedding: bone maturation differs by sex at every
+    age (girls mature earlier), and published RSNA systems gain several months of MAE from it.
+    """
+
+    def __init__(
+        self, backbone: str = "efficientnet_b0", dropout: float = 0.2, drop_path_rate: float = 0.1, **kwargs
+    ):
+        super().__init__(**kwargs)
+        import timm
+
+        self.backbone_name = backbone
+        self.backbone = timm.create_model(
+            backbone, pretrained=False, in_chans=1, num_classes=0, drop_path_rate=drop_path_rate
+        )
+        # MobileNetV3 has a conv head after pooling: its width, not num_features, is the output.
+        features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
+        self.sex_embedding = nn.Sequential(nn.Linear(1, 32), nn.SiLU())
+        self.head = nn.Sequential(
+            nn.Linear(features + 32, 256), nn.SiLU(), nn.Dropout(dropout), nn.Linear(256, 1)
+        )
+
+    def forward_standardised(self, images: torch.Tensor, male: torch.Tensor) -> torch.Tensor:
+        pooled = self.backbone(images)
+        sex = self.sex_embedding(male.float().view(-1, 1))
+        return self.head(torch.cat([pooled, sex], dim=1)).squeeze(1)
+
+
+# name -> (constructor, default keyword arguments)
+_REGISTRY: dict[str, tuple[Callable[..., BoneAgeRegressor], dict]] = {
+    "seed-cnn": (SeedCNN, {}),
+    "efficientnet-b0-sex": (TimmSexRegressor, {"backbone": "efficientnet_b0"}),
+    "mobilenetv3-sex": (TimmSexRegressor, {"backbone": "mobilenetv3_large_100"}),
+    "efficientnet-lite0-sex": (TimmSexRegressor, {"backbone": "efficientnet_lite0"}),
+    "timm-sex": (TimmSexRegressor, {}),
+}
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, **kwargs) -> BoneAgeRegressor:
+    """Build a registered model; ``kwargs`` override the registered defaults."""
+    if name not in _REGISTRY:
+        raise KeyError(f"Unknown model {name!r}; known models: {', '.join(list_models())}")
+    constructor, defaults = _REGISTRY[name]
+    return constructor(**{**defaults, **kwargs})

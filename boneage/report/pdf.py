@@ -1,0 +1,138 @@
+"""A one-page PDF a parent can keep and a doctor can file.
+
+Drawn with matplotlib (already a dependency) on an A4 page: the numbers with the interval, the
+meaning, the growth chart, the upload with its outline, the image the model used and where it
+looked, the model with its validation error, the not-a-diagnosis note and the date. Chinese
+text uses the shipped Noto Sans TC subset (see :mod:`boneage.meaning.i18n`). The file is written to a
+temporary folder for the one response; the app's cache cleaner deletes it shortly after.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_pdf import FigureCanvasPdf
+from matplotlib.figure import Figure
+
+from boneage import __version__
+from boneage.meaning.chart import figure_rgb, growth_chart
+from boneage.meaning.i18n import font_family, format_duration, t
+
+A4_INCHES = (8.27, 11.69)
+
+
+def _wrap(text: str, lang: str, width: int) -> str:
+    text = text.replace("**", "")
+    if lang == "zh-TW":  # no spaces between words: wrap by characters
+        return "\n".join(text[i : i + width // 2] for i in range(0, len(text), width // 2))
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def report_lines(summary: dict, lang: str) -> list[tuple[str, str]]:
+    """(label, value) rows of the report's table, from :meth:`Analysis.to_dict`'s summary."""
+    bone, age, gap = summary["bone_age_months"], summary["chronological_age_months"], summary["gap_months"]
+    rows = [
+        (t("report_sex", lang), t(summary["sex"], lang)),
+        (t("chronological_age", lang), f"{age:.0f} {t('months', lang)} ({format_duration(age, lang)})"),
+        (t("bone_age", lang), f"{bone:.0f} {t('months', lang)} ({format_duration(bone, lang)})"),
+    ]
+    interval = summary.get("interval")
+    if interval:
+        rows.append(
+            (
+                t("interval", lang, level=round(100 * interval["level"])),
+                f"{interval['low_months']:.0f}–{interval['high_months']:.0f} {t('months', lang)}",
+            )
+        )
+    sign = "+" if gap >= 0 else "−"
+    rows.append(
+        (
+            t("difference", lang),
+            f"{sign}{abs(gap):.0f} {t('months', lang)} ({sign}{format_duration(abs(gap), lang)})",
+        )
+    )
+    category = summary["interpretation"]["category"]
+    rows.append((t("assessment", lang), t(f"category_{category}", lang)))
+    model = summary["model"]
+    rows.append((t("report_model", lang), f"{model['name']} v{model['version']}"))
+    if model.get("validation_mae_months") is not None:
+        rows.append(
+            (t("report_validation", lang), f"±{model['validation_mae_months']:.1f} {t('months', lang)}")
+        )
+    return rows
+
+
+def write_report(
+    path: Path,
+    summary: dict,
+    sentence: str,
+    images: dict[str, np.ndarray],
+    lang: str = "en",
+    created: date | None = None,
+) -> Path:
+    """Write the one-page PDF to ``path``. ``images``: outline, model_view and heatmap (RGB)."""
+    family = font_family(lang)
+    figure = Figure(figsize=A4_INCHES)
+    FigureCanvasPdf(figure)
+    text = dict(fontfamily=family, transform=figure.transFigure)
+    figure.text(
+        0.07, 0.955, t("report_title", lang), fontsize=20, weight="bold" if lang == "en" else "normal", **text
+    )
+    created = created or date.today()
+    figure.text(
+        0.07,
+        0.935,
+        t("report_created", lang, date=created.isoformat(), version=__version__),
+        fontsize=9,
+        color="#555555",
+        **text,
+    )
+    bold = "bold" if lang == "en" else "normal"  # the Chinese subset has one weight
+    y = 0.9
+    for label, value in report_lines(summary, lang):
+        figure.text(0.07, y, label, fontsize=10.5, color="#333333", **text)
+        figure.text(0.40, y, value, fontsize=10.5, weight=bold, **text)
+        y -= 0.022
+    figure.text(0.07, y - 0.005, _wrap(sentence, lang, 105), fontsize=9.5, va="top", linespacing=1.5, **text)
+    chart = figure_rgb(growth_chart(summary["chart"], lang))
+    _image(figure, chart, [0.22, 0.40, 0.56, 0.25])
+    boxes = {
+        "outline": [0.05, 0.15, 0.29, 0.2],
+        "model_view": [0.36, 0.15, 0.29, 0.2],
+        "heatmap": [0.67, 0.15, 0.29, 0.2],
+    }
+    titles = {"outline": "report_outline", "model_view": "report_model_view", "heatmap": "report_heatmap"}
+    for key, box in boxes.items():
+        if images.get(key) is not None:
+            _image(figure, images[key], box)
+            figure.text(
+                box[0] + box[2] / 2,
+                box[1] + box[3] + 0.006,
+                t(titles[key], lang),
+                ha="center",
+                fontsize=9,
+                **text,
+            )
+    figure.text(
+        0.07, 0.125, _wrap(t("disclaimer", lang), lang, 105), fontsize=9, va="top", linespacing=1.5, **text
+    )
+    figure.text(
+        0.07,
+        0.045,
+        _wrap(t("report_privacy", lang), lang, 105),
+        fontsize=8,
+        color="#555555",
+        va="top",
+        **text,
+    )
+    figure.savefig(path, format="pdf")
+    return Path(path)
+
+
+def _image(figure: Figure, image: np.ndarray, box: list[float]) -> None:
+    axes = figure.add_axes(box)
+    axes.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="lanczos")
+    axes.set_axis_off()

@@ -1,0 +1,93 @@
+"""What survives between epochs and runs: checkpoints (resume bit for bit) and a trained start (``--init-from``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from boneage.model.architectures import BoneAgeRegressor
+from boneage.weights import sha256_of
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:
+    """Load a trained model's weights into ``model``; returns where they came from, for the manifest.
+
+    A ``checkpoint.pt`` gives its best epoch so far (a run stopped with ``--stop-after`` or by a
+    time limit); a ``.safetensors`` file gives a shipped model, and the ``manifest.json`` beside
+    it (if any) says how that model was trained. Architecture and input must match.
+    """
+    path = Path(path)
+    source: dict = {"path": str(path), "sha256": sha256_of(path)}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        state = payload.get("best_state") or payload["model"]
+        source.update({"after_epoch": int(payload["epoch"]), "best_epoch": int(payload["best_epoch"])})
+        source["best_val_mae_months"] = round(float(payload["best_mae"]), 3)
+    model.load_state_dict(state)
+    beside = path.parent / "manifest.json"
+    if path.suffix == ".safetensors" and beside.is_file():
+        earlier = json.loads(beside.read_text())
+        if earlier.get("filename") == path.name:
+            source["training"] = earlier.get("training")
+            source["val_mae_months"] = earlier.get("metrics", {}).get("val_mae_months")
+    return source
+
+
+@dataclass
+class TrainingState:
+    """What a checkpoint carries besides the model/optimiser/scheduler states."""
+
+    epoch: int = 0
+    best_mae: float = math.inf
+    best_epoch: int = 0
+    best_state: dict | None = None
+    history: list[dict] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    planned_epochs: int = 0  # the schedule's length: --epochs, or fewer when a time budget shortened it
+
+
+def save_checkpoint(path: Path, state: TrainingState, model, optimiser, scheduler) -> None:
+    """Everything needed to continue bit for bit; written atomically (a killed run leaves the last one)."""
+    payload = {
+        "epoch": state.epoch,
+        "best_mae": state.best_mae,
+        "best_epoch": state.best_epoch,
+        "best_state": state.best_state,
+        "history": json.dumps(state.history),
+        "elapsed_s": state.elapsed_s,
+        "planned_epochs": state.planned_epochs,
+        "model": model.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "saved": time.time(),
+    }
+    partial = path.with_suffix(".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
+def load_checkpoint(path: Path, model, optimiser, scheduler) -> TrainingState:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(payload["model"])
+    optimiser.load_state_dict(payload["optimiser"])
+    scheduler.load_state_dict(payload["scheduler"])
+    return TrainingState(
+        epoch=int(payload["epoch"]),
+        best_mae=float(payload["best_mae"]),
+        best_epoch=int(payload["best_epoch"]),
+        best_state=payload["best_state"],
+        history=json.loads(payload["history"]),
+        elapsed_s=float(payload.get("elapsed_s", 0.0)),
+        planned_epochs=int(payload.get("planned_epochs", 0)),  # 0: from before budgets, use --epochs
+    )

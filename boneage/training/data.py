@@ -1,0 +1,238 @@
+"""Datasets in the RSNA Kaggle layout, a reproducible split, and a preprocessed-image cache.
+
+Layout: a CSV with ``id, boneage, male`` (``boneage-training-dataset.csv``, or ``labels.csv``
+for the atlas set) and a folder of ``<id>.png`` images. Preprocessing runs once per image and
+configuration and is cached as one uint8 array, because it costs more than a CPU training step.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from boneage.chain.preprocess import PreprocessConfig, preprocess, to_model_input
+from boneage.chain.views import affine
+from boneage.errors import BoneAgeError, DatasetError
+from boneage.io.decode import load_radiograph
+
+CSV_NAMES = ("boneage-training-dataset.csv", "labels.csv")
+IMAGE_DIRS = (
+    "boneage-training-dataset/boneage-training-dataset",  # as unzipped from Kaggle
+    "boneage-training-dataset",
+    "images",
+)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    path: Path
+    boneage: float
+    male: bool
+
+
+def find_dataset(root: Path) -> tuple[Path, Path]:
+    """The label CSV and the image folder of a Kaggle-layout dataset under ``root``."""
+    root = Path(root)
+    csv_path = next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
+    image_dir = next((root / d for d in IMAGE_DIRS if (root / d).is_dir()), None)
+    if csv_path is None or image_dir is None:
+        raise DatasetError(
+            f"{root} is not in the Kaggle layout: expected one of {CSV_NAMES} and an image folder "
+            f"({', '.join(IMAGE_DIRS)})."
+        )
+    return csv_path, image_dir
+
+
+def parse_bool(value: str) -> bool:
+    return str(value).strip().lower() in ("true", "1", "m", "male", "yes")
+
+
+def read_samples(root: Path) -> list[Sample]:
+    """Rows of the label CSV whose image exists; raises DatasetError if none do."""
+    csv_path, image_dir = find_dataset(root)
+    available = {p.stem: p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    samples = []
+    with open(csv_path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"id", "boneage", "male"} - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(f"{csv_path.name} lacks columns: {', '.join(sorted(missing))}")
+        for row in reader:
+            key = str(row["id"]).strip()
+            if key in available:
+                samples.append(Sample(key, available[key], float(row["boneage"]), parse_bool(row["male"])))
+    if not samples:
+        raise DatasetError(f"No image of {csv_path.name} was found in {image_dir}.")
+    return samples
+
+
+def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Split stratified by sex and age: every k-th sample of the (sex, age) order goes to validation.
+
+    Systematic sampling over the sorted order gives both halves the same age range and sex mix,
+    even for a few dozen images, and the same seed always gives the same split.
+    """
+    if len(samples) < 2 or val_fraction <= 0:
+        return list(samples), []
+    rng = np.random.default_rng(seed)
+    tiebreak = rng.random(len(samples))
+    order = sorted(range(len(samples)), key=lambda i: (samples[i].male, samples[i].boneage, tiebreak[i]))
+    count = min(len(samples) - 1, max(1, round(len(samples) * val_fraction)))
+    step = len(samples) / count
+    offset = rng.uniform(0, step)
+    val_indices = {order[int(offset + step * k)] for k in range(count)}
+    train = [s for i, s in enumerate(samples) if i not in val_indices]
+    val = [s for i, s in enumerate(samples) if i in val_indices]
+    return train, val
+
+
+def _preprocess_one(args: tuple[str, dict]) -> np.ndarray | str:
+    path, config = args
+    try:
+        result = preprocess(load_radiograph(path).pixels, PreprocessConfig.from_dict(config))
+    except BoneAgeError as exc:
+        return str(exc)
+    return np.round(result.image * 255).astype(np.uint8)
+
+
+def cache_key(samples: list[Sample], config: PreprocessConfig) -> str:
+    payload = json.dumps([config.to_dict(), [str(s.path) for s in samples]], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Cache:
+    """Preprocessed images (uint8 N x S x S), which succeeded, and why the others were refused."""
+
+    images: np.ndarray
+    ok: np.ndarray
+    refused: dict[str, str]  # sample id -> the chain's message
+
+
+def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path, workers: int = 2) -> Cache:
+    """Preprocess every sample once (reused across runs with the same images and settings)."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = cache_key(samples, config)
+    images_path, ok_path = cache_dir / f"{key}.images.npy", cache_dir / f"{key}.ok.npy"
+    refused_path = cache_dir / f"{key}.refused.json"
+    if images_path.is_file() and ok_path.is_file() and refused_path.is_file():
+        refused = json.loads(refused_path.read_text())
+        return Cache(np.load(images_path, mmap_mode="r"), np.load(ok_path), refused)
+    images = np.lib.format.open_memmap(
+        cache_dir / f"{key}.partial.npy",
+        mode="w+",
+        dtype=np.uint8,
+        shape=(len(samples), config.size, config.size),
+    )
+    ok = np.zeros(len(samples), dtype=bool)
+    refused: dict[str, str] = {}
+    jobs = [(str(s.path), config.to_dict()) for s in samples]
+    progress = tqdm(total=len(jobs), desc="preprocess", unit="img")
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+            results = pool.map(_preprocess_one, jobs, chunksize=8)
+            for index, result in enumerate(results):
+                _store(images, ok, refused, samples[index].id, index, result)
+                progress.update()
+    else:
+        for index, job in enumerate(jobs):
+            _store(images, ok, refused, samples[index].id, index, _preprocess_one(job))
+            progress.update()
+    progress.close()
+    images.flush()
+    del images
+    (cache_dir / f"{key}.partial.npy").rename(images_path)
+    np.save(ok_path, ok)
+    refused_path.write_text(json.dumps(refused, indent=1) + "\n")
+    if refused:
+        tqdm.write(f"{len(refused)} image(s) refused by the chain; listed in {refused_path}")
+    return Cache(np.load(images_path, mmap_mode="r"), ok, refused)
+
+
+def _one_thread() -> None:
+    """Each preprocessing process runs the U-Net on one thread: the processes share the cores."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def _store(images, ok, refused: dict, sample_id: str, index: int, result: np.ndarray | str) -> None:
+    if isinstance(result, str):
+        refused[sample_id] = result
+        return
+    images[index] = result
+    ok[index] = True
+
+
+class CachedImages(torch.utils.data.Dataset):
+    """Cached preprocessed images with labels; geometric/intensity augmentation if asked.
+
+    The augmentation of an image depends only on (seed, epoch, index), not on worker processes
+    or on how many epochs ran before: a resumed run sees exactly the images a straight one does.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        samples: list[Sample],
+        indices: list[int],
+        augment: bool,
+        seed: int = 0,
+        strength: str = "moderate",
+    ):
+        self.images, self.samples, self.indices, self.augment = images, samples, indices, augment
+        self.seed, self.strength = seed, strength
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int):
+        index = self.indices[item]
+        image = self.images[index].astype(np.float32) / 255.0
+        if self.augment:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            image = augment(image, rng, self.strength)
+        sample = self.samples[index]
+        return (
+            to_model_input(image)[0],
+            torch.tensor(float(sample.male)),
+            torch.tensor(sample.boneage, dtype=torch.float32),
+        )
+
+
+# Ranges of the random affine per strength: rotation (degrees), zoom, log width/height stretch, shift.
+AUGMENTATIONS = {
+    "moderate": {"angle": 10.0, "scale": (0.85, 1.05), "stretch": 0.1, "shift": 0.05},
+    "strong": {"angle": 15.0, "scale": (0.8, 1.1), "stretch": 0.15, "shift": 0.08},
+}
+
+
+def augment(image: np.ndarray, rng: np.random.Generator, strength: str = "moderate") -> np.ndarray:
+    """Rotation, zoom, stretch, shift and gamma: the variation between real acquisitions.
+
+    The chain crops to the hand, which removes most framing differences; zoom, stretch and
+    shift cover what is left (a looser or tighter hand box, a differently squashed upload).
+    "moderate" is shipped; why, and how far that choice is measured: docs/model.md.
+    """
+    ranges = AUGMENTATIONS[strength]
+    image = affine(
+        image,
+        angle=rng.uniform(-ranges["angle"], ranges["angle"]),
+        scale=rng.uniform(*ranges["scale"]),
+        stretch=float(np.exp(rng.uniform(-ranges["stretch"], ranges["stretch"]))),
+        shift=tuple(rng.uniform(-ranges["shift"], ranges["shift"], size=2)),
+    )
+    gamma = float(np.exp(rng.uniform(-0.2, 0.2)))
+    return np.power(np.clip(image, 0.0, 1.0), gamma).astype(np.float32)

@@ -1,0 +1,94 @@
+"""A training run's report: the evaluation figure, report.json and report.md beside the weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from boneage.training.evaluation import Evaluation, format_table
+from boneage.weights import Manifest
+
+
+def write_report(
+    out_dir: Path,
+    manifest: Manifest,
+    history: list[dict],
+    val: Evaluation,
+    extra: dict | None,
+    refused: dict[str, str],
+) -> None:
+    """report.json, report.md and plots (predicted vs true, Bland-Altman, learning curve)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    axes[0].scatter(val.target, val.predicted, s=8, alpha=0.6, c=np.where(val.male, "tab:blue", "tab:red"))
+    top = max(240.0, float(val.target.max()))
+    axes[0].plot([0, top], [0, top], "k--", lw=1)
+    axes[0].set(
+        xlabel="true bone age (months)",
+        ylabel="predicted (months)",
+        title=f"validation: MAE {np.abs(val.errors).mean():.1f} months (blue boys, red girls)",
+    )
+    mean = (val.target + val.predicted) / 2
+    bias, spread = val.errors.mean(), 1.96 * val.errors.std()
+    axes[1].scatter(mean, val.errors, s=8, alpha=0.6)
+    for y in (bias, bias - spread, bias + spread):
+        axes[1].axhline(y, color="k", ls="--", lw=1)
+    axes[1].set(
+        xlabel="mean of true and predicted (months)", ylabel="predicted - true (months)", title="Bland-Altman"
+    )
+    epochs = [h["epoch"] for h in history]
+    axes[2].plot(epochs, [h["train_l1_months"] for h in history], label="train L1")
+    axes[2].plot(epochs, [h["val_mae_months"] for h in history], label="val MAE")
+    axes[2].set(xlabel="epoch", ylabel="months", title="learning curve")
+    axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "evaluation.png", dpi=110)
+    plt.close(fig)
+
+    extra = extra or {}
+    report = {
+        "manifest": manifest.to_dict(),
+        "history": history,
+        "validation_table": val.table(),
+        "reframed": extra.get("reframed", {}),
+        "external": extra.get("external"),
+        "refused": refused,
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    training = manifest.training
+    lines = [
+        f"# Training report: {manifest.name} {manifest.version}",
+        "",
+        f"- Data: {training['dataset']} ({training['n_train']} train / {training['n_val']} validation, "
+        f"{len(refused)} refused by the chain and excluded, listed below)",
+        f"- Architecture: {manifest.architecture} {manifest.architecture_kwargs}, input {manifest.input_size} px, "
+        f"sex input: {manifest.uses_sex}, ImageNet start: {bool(training.get('pretrained'))}",
+        f"- Epochs: {training['epochs']} (best {training.get('best_epoch')}), seed {training['seed']}, "
+        f"device {training['device']}, {training['duration_s']} s",
+        f"- Command: `{training.get('command')}`",
+        "",
+        "## Validation",
+        "",
+        format_table(val.table()),
+        "",
+    ]
+    for how, values in report["reframed"].items():
+        lines.append(
+            f"- Validation reframed ({how}): MAE {values['metrics'].get(how + '_mae_months')} months"
+        )
+    if report["external"]:
+        ext = report["external"]
+        lines += ["", "## External check", "", format_table(ext["table"]), ""]
+        lines += [f"- refused {k}: {v}" for k, v in ext["refused"].items()]
+    lines += ["", "## All metrics", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in manifest.metrics.items()]
+    lines += ["", "![evaluation](evaluation.png)", "", "## Excluded (refused by the chain)", ""]
+    lines += [f"- {k}: {v}" for k, v in refused.items()] or ["- none"]
+    (out_dir / "report.md").write_text("\n".join(lines) + "\n")

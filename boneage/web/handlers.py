@@ -1,0 +1,234 @@
+"""What the page's buttons and switches do; each handler returns Gradio updates for its outputs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from boneage import __version__
+from boneage.io.decode import load_radiograph
+from boneage.io.inputs import age_from_years_months
+from boneage.meaning.chart import chart_data, growth_chart_rgb
+from boneage.meaning.i18n import LANGUAGE_NAMES, format_duration, normalise_language, t
+from boneage.report.card import (
+    chart_image,
+    heatmap_view,
+    model_view,
+    no_model_markdown,
+    overlay_hand,
+    preview_image,
+    refusal_markdown,
+    result_markdown,
+    save_report_pdf,
+    shared_markdown,
+)
+from boneage.report.share import (
+    QUERY_KEY,
+    InvalidShareLinkError,
+    SharedResult,
+    decode,
+    encode,
+    public_base_url,
+    share_url,
+)
+from boneage.web.served import ServedModel, message, refuse
+from boneage.web.settings import EXAMPLES, EXAMPLES_DIR
+
+log = logging.getLogger("boneage.app")
+
+
+def shown(value) -> dict:
+    """A result panel: shown with its value, hidden while there is none (a tidy page on a phone)."""
+    return gr.update(value=value, visible=value is not None)
+
+
+def example_items(lang: str) -> list[tuple[str, str]]:
+    """(thumbnail path, caption) for the atlas examples that ship in examples/."""
+    items = []
+    for name, (sex, years, months) in EXAMPLES.items():
+        path = EXAMPLES_DIR / f"{name}.png"
+        if path.is_file():
+            age = format_duration(12 * years + months, lang)
+            items.append((str(path), t("example_caption", lang, sex=t(sex, lang), age=age)))
+    return items
+
+
+def footer(lang: str) -> str:
+    return t("disclaimer", lang) + f"\n\n<small>Bone Age {__version__}</small>"
+
+
+def preview(file_path):
+    """On upload: show the decoded image and prefill sex/age from a DICOM header."""
+    if not file_path:
+        return None, gr.update(), gr.update(), gr.update()
+    try:
+        radiograph = load_radiograph(Path(file_path))
+    except Exception:  # the estimate button explains; a preview failure needs no second message
+        return None, gr.update(), gr.update(), gr.update()
+    meta = radiograph.metadata
+    sex = meta.get("sex") if meta.get("sex") in ("male", "female") else gr.update()
+    if "age_months" in meta:
+        years, months = divmod(round(meta["age_months"]), 12)
+    else:
+        years, months = gr.update(), gr.update()
+    return preview_image(radiograph.pixels), sex, years, months
+
+
+def pick_example(evt: gr.SelectData):
+    name = list(EXAMPLES)[evt.index]
+    sex, years, months = EXAMPLES[name]
+    path = str(EXAMPLES_DIR / f"{name}.png")
+    return path, preview(path)[0], sex, years, months
+
+
+@dataclass
+class Handlers:
+    """The page's handlers, bound to the served model and the secret that signs share links."""
+
+    served: ServedModel
+    share_secret: bytes
+
+    def placeholder(self, lang: str) -> str:
+        return t("result_placeholder", lang) if self.served.background else no_model_markdown(lang)
+
+    def estimate(self, file_path, sex, years, months, lang, with_heatmap=False):
+        """The bone age first; the heatmap only while its switch is on, the PDF on request.
+
+        A refused upload is one clear message in the result card; no error badges. Outputs: the
+        card, the outline, the model's view, the heatmap, the chart, the report button, the report
+        file (emptied: it belonged to the last result), the share button, the link and its send
+        button (emptied likewise), the JSON.
+        """
+        lang = normalise_language(lang)
+        try:
+            age = age_from_years_months(years, months)
+            result = self.served.analyse(file_path, sex, age, lang, heatmap=bool(with_heatmap))
+        except Exception as exc:
+            title, text = message(exc, lang)
+            log.info("Refused in the UI: %s", title)
+            hidden, button_hidden = shown(None), gr.update(visible=False)
+            return (
+                refusal_markdown(title, text, lang),
+                *(hidden, hidden, gr.update(value=None), hidden),  # outline, view, heatmap, chart
+                *(button_hidden, hidden, button_hidden, hidden, button_hidden),  # report, share
+                {"error": text},
+            )
+        has_bone_age = result.bone_age_months is not None
+        return (
+            result_markdown(result, lang) if has_bone_age else no_model_markdown(lang),
+            shown(overlay_hand(result)),
+            shown(model_view(result)),
+            gr.update(value=heatmap_view(result)),  # shown by the heatmap switch
+            shown(chart_image(result, lang) if has_bone_age else None),
+            gr.update(visible=has_bone_age),
+            shown(None),
+            gr.update(visible=has_bone_age),
+            gr.update(value="", visible=False),  # a link belongs to the result it was made for
+            gr.update(visible=False),
+            result.to_dict(),
+        )
+
+    def show_heatmap(self, on, file_path, sex, years, months, lang):
+        """The heatmap switch: Grad-CAM is made when it is turned on, not for every answer."""
+        if not on:
+            return gr.update(visible=True), gr.update(visible=False)
+        try:
+            age = age_from_years_months(years, months)
+            result = self.served.analyse(file_path, sex, age, lang, heatmap=True)
+        except Exception:  # no result yet (or a refused one): the card already says why
+            return gr.update(visible=False), gr.update(value=None, visible=True)
+        return gr.update(visible=False), gr.update(value=heatmap_view(result), visible=True)
+
+    def make_report(self, file_path, sex, years, months, lang):
+        """The report button: the one-page PDF, made only when someone asks for it."""
+        lang = normalise_language(lang)
+        try:
+            age = age_from_years_months(years, months)
+            result = self.served.analyse(file_path, sex, age, lang, heatmap=True)
+        except Exception as exc:
+            raise refuse(exc, lang) from None
+        if result.bone_age_months is None:
+            return shown(None)
+        return shown(str(save_report_pdf(result, lang)))
+
+    def share_result(self, file_path, sex, years, months, lang, request: gr.Request):
+        """The share button: a signed link holding the result's numbers only (boneage.report.share).
+
+        The result is computed again here, on the server: a link is signed only for a bone age the
+        model gave, never for numbers sent by the browser.
+        """
+        lang = normalise_language(lang)
+        try:
+            result = self.served.analyse(file_path, sex, age_from_years_months(years, months), lang)
+        except Exception as exc:
+            raise refuse(exc, lang) from None
+        if result.bone_age_months is None:
+            return gr.update(visible=False), gr.update(visible=False)
+        token = encode(SharedResult.from_analysis(result, lang), self.share_secret)
+        url = share_url(public_base_url(dict(request.headers) if request else {}), token)
+        return gr.update(value=url, visible=True), gr.update(visible=True)
+
+    def open_shared(self, lang, request: gr.Request):
+        """On page load: a shared link's card and chart, recomputed from its numbers (no image)."""
+        token = request.query_params.get(QUERY_KEY) if request else None
+        if not token:
+            return gr.update(), gr.update()
+        lang = normalise_language(lang)
+        try:
+            shared = decode(token, self.share_secret)
+        except InvalidShareLinkError as exc:
+            title, text = message(exc, lang)
+            log.info("Shared link refused: %s", title)
+            return refusal_markdown(title, text, lang), shown(None)
+        data = chart_data(
+            shared.sex, shared.chronological_age_months, shared.bone_age_months, shared.interval_months
+        )
+        return shared_markdown(shared, lang, self.served.info), shown(growth_chart_rgb(data, lang))
+
+    def relabel(self, lang, card=None):
+        """Every visible text in ``lang`` (the language switch and the browser's language), in the
+        order of ``Page.texts``. The result card is relabelled only while it shows a placeholder."""
+        lang = normalise_language(lang)
+        placeholders = {t("result_placeholder", code) for code in LANGUAGE_NAMES} | {
+            t("no_model", code) for code in LANGUAGE_NAMES
+        }
+        waiting = not card or card in placeholders
+        label = {key: gr.update(label=t(key, lang)) for key in LABELLED}
+        value = {key: gr.update(value=t(key, lang)) for key in BUTTONS}
+        return (
+            self.placeholder(lang) if waiting else gr.update(),
+            f"# {t('app_title', lang)}\n{t('app_intro', lang)}",
+            self.served.status_html(lang),
+            label["upload_label"],
+            gr.update(
+                label=t("sex_label", lang), choices=[(t("female", lang), "female"), (t("male", lang), "male")]
+            ),
+            label["age_years"],
+            label["age_months"],
+            value["estimate_button"],
+            label["your_upload"],
+            gr.update(label=t("examples_label", lang), value=example_items(lang)),
+            label["outline_label"],
+            label["model_view_label"],
+            label["report_label"],
+            value["report_button"],
+            value["share_button"],
+            label["share_link_label"],
+            value["send_link"],
+            label["heatmap_toggle"],
+            label["chart_label"],
+            label["details_label"],
+            footer(lang),
+            label["language"],
+        )
+
+
+# Components whose text is a label, and buttons whose text is their value (see ``relabel``).
+LABELLED = (
+    "upload_label", "age_years", "age_months", "your_upload", "outline_label", "model_view_label",
+    "report_label", "share_link_label", "heatmap_toggle", "chart_label", "details_label", "language",
+)  # fmt: skip
+BUTTONS = ("estimate_button", "report_button", "share_button", "send_link")

@@ -1,0 +1,104 @@
+"""The model the app serves, and how its answers and refusals reach a person.
+
+Weights are resolved and verified at start; the model is built in the background so the page is
+served while timm imports. Without a model the app still runs and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+import torch
+
+from boneage.errors import BoneAgeError, InvalidInputError, ModelNotInstalledError, WeightsIntegrityError
+from boneage.meaning.i18n import t, translate_error
+from boneage.predictor import Analysis, BackgroundPredictor, Predictor, analyse
+from boneage.weights import resolve_weights
+
+log = logging.getLogger("boneage.app")
+
+
+class ModelUnavailable(BoneAgeError):
+    title = "No model"
+
+
+class NoImage(InvalidInputError):
+    title = "No image"
+
+
+class ServedModel:
+    """The background-built predictor (or None) and the status key of :mod:`boneage.meaning.i18n`."""
+
+    def __init__(self, background: BackgroundPredictor | None, status: str):
+        self.background, self.status = background, status
+
+    @classmethod
+    def start(cls, torch_threads: int = 0) -> ServedModel:
+        """Resolve and verify the weights now; build the model in the background."""
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+        try:
+            resolved = resolve_weights()
+        except ModelNotInstalledError as exc:
+            log.warning("No model: %s", exc)
+            return cls(None, "model_status_none")
+        except WeightsIntegrityError as exc:
+            log.error("Model refused: %s", exc)
+            return cls(None, "model_status_broken")
+        return cls(BackgroundPredictor(resolved), "model_status")
+
+    @property
+    def info(self):
+        return self.background.info if self.background else None
+
+    def status_html(self, lang: str) -> str:
+        if self.background is None:
+            return f"<small>{t(self.status, lang)}</small>"
+        info = self.background.info
+        mae = f"{info.validation_mae_months:.1f}" if info.validation_mae_months else "?"
+        text = t("model_status", lang, name=info.name, version=info.version, source=info.source, mae=mae)
+        return f"<small>{text}</small>"
+
+    def predictor(self) -> Predictor | None:
+        """The loaded model (waiting for it during the first seconds), or None when none is installed."""
+        if self.background is None:
+            return None
+        try:
+            return self.background.get()
+        except Exception:
+            log.exception("The model could not be built")
+            raise ModelUnavailable() from None
+
+    def analyse(self, file_path, sex, age_months, lang: str, heatmap: bool = False) -> Analysis:
+        """The library's ``analyse``; a fault that is not the upload's becomes one plain RuntimeError."""
+        if not file_path:
+            raise NoImage()
+        model = self.predictor()
+        try:
+            return analyse(
+                file_path, sex, age_months, predictor=model, lang=lang, heatmap=heatmap and model is not None
+            )
+        except BoneAgeError:
+            raise
+        except Exception as exc:
+            log.exception("Unexpected failure on an upload")
+            raise RuntimeError("unexpected") from exc
+
+
+def message(error: Exception, lang: str) -> tuple[str, str]:
+    """(title, message) for the person at the form, in their language."""
+    if isinstance(error, NoImage):
+        return t("title_NoImage", lang), t("error_no_image", lang)
+    if isinstance(error, ModelUnavailable):
+        return t("title_ModelNotInstalledError", lang), t("error_model_broken", lang)
+    if isinstance(error, BoneAgeError):
+        return translate_error(error, lang)
+    return t("title_BoneAgeError", lang), t("error_unexpected", lang)  # a server fault, not the image
+
+
+def refuse(error: Exception, lang: str = "en") -> gr.Error:
+    """A user-facing error: shown to the caller, not logged as a server fault."""
+    title, text = message(error, lang)
+    log.info("Refused: %s", title)
+    return gr.Error(text, title=title, print_exception=False)
