@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
+
+import pytest
 
 from boneage.cli.architecture import REPO_ROOT, cycles, module_imports, violations, with_graph
 
@@ -53,3 +57,20 @@ def test_the_public_api_is_small_and_import_boneage_is_light():
         "boneage.predictor",
         "boneage.io.decode",
     ]
+
+
+def test_every_tool_in_cli_runs_as_a_module(capsys):
+    """``python -m boneage.cli.<tool>`` for each tool: a main() behind the __main__ guard, --help works."""
+    import boneage.cli
+
+    tools = [info.name for info in pkgutil.iter_modules(boneage.cli.__path__)]
+    assert {"evaluate", "predict", "interval", "publish", "fonts", "architecture"} <= set(tools)
+    for tool in tools:
+        module = importlib.import_module(f"boneage.cli.{tool}")
+        assert 'if __name__ == "__main__":' in (REPO_ROOT / "boneage" / "cli" / f"{tool}.py").read_text(), (
+            tool
+        )
+        with pytest.raises(SystemExit) as done:
+            module.main(["--help"])
+        assert done.value.code == 0, tool
+        assert "usage:" in capsys.readouterr().out
