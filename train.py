@@ -1,14 +1,18 @@
 """Train a bone-age model on data in the RSNA Kaggle layout and write weights + manifest + report.
 
-The shipped model (see weights/manifest.json for the exact command):
+The shipped model came from two runs (the exact commands are in weights/manifest.json and in
+docs/model.md, "Reproduce the shipped weights"): a GPU run from ImageNet weights,
 
-    python train.py --data ../shared/data/rsna-train-100 --source-size 100 --out weights \\
-        --arch efficientnet-lite0-sex --pretrained --size 128 --epochs 14 --batch-size 64 \\
-        --reframe-eval --external-eval ../shared/data/atlas-pedrad
+    python train.py --data ../shared/data/rsna-train-299 --source-size 299 --source-resample pillow-bilinear \\
+        --arch efficientnet-lite0-sex --pretrained --no-mask --size 256 --epochs 14 --batch-size 64 \\
+        --device cuda --out runs/lite0-256-gpu ...
+
+then ``--epochs 0 --init-from runs/lite0-256-gpu/<name>.safetensors --tta zoom ...`` on the CPU,
+which writes those weights with the app's serving checks.
 
 A long run is checkpointed after every epoch; run the same command with --resume to continue.
 Several GPUs (or CPU processes): torchrun --nproc_per_node N train.py ...
-All logic lives in boneage.training.loop; this file only parses arguments.
+All logic lives in boneage.training; this file only parses arguments.
 """
 
 from __future__ import annotations
@@ -26,6 +30,18 @@ from boneage.training.loop import TrainConfig, train
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.epochs == 0 and args.init_from is None:
+        parser.error("--epochs 0 evaluates and writes the weights given with --init-from; give --init-from")
+    if args.download:
+        from boneage.training.download import download_rsna
+
+        args.data = download_rsna()
+    return config_from_args(args, argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -93,13 +109,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--name", help="model name (default: ARCH-SIZE)")
     parser.add_argument("--version", default="0.1.0")
     parser.add_argument("--dataset-name", help="how the manifest describes the training data")
-    args = parser.parse_args(argv)
-    if args.epochs == 0 and args.init_from is None:
-        parser.error("--epochs 0 evaluates and writes the weights given with --init-from; give --init-from")
-    if args.download:
-        from boneage.training.download import download_rsna
+    return parser
 
-        args.data = download_rsna()
+
+def config_from_args(args: argparse.Namespace, argv: list[str] | None) -> TrainConfig:
     source = (
         SourceTransform(args.source_size, args.source_size, args.source_resample)
         if args.source_size
