@@ -153,7 +153,7 @@ def mermaid(graph: dict[str, set[str]]) -> str:
         label = f"{name}.py" if name in ("app", "train") else name
         if members.get(name):
             label += "<br/><small>" + " · ".join(members[name]) + "</small>"
-        shape = ("[[", "]]") if name not in SERVING else ("[", "]")
+        shape = ("[", "]") if name in SERVING or name == "app" else ("[[", "]]")
         lines.append(f'    {name}{shape[0]}"{label}"{shape[1]}')
     for source in sorted(edges):
         for target in sorted(edges[source]):
