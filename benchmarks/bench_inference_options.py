@@ -37,7 +37,9 @@ def cross_fitted_line(predicted: np.ndarray, target: np.ndarray, seed: int = 0) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", type=Path, default=Path("weights"))
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/rsna-train-100"))
+    parser.add_argument(
+        "--data", type=Path, help="default: the data set the model was trained on (its manifest)"
+    )
     args = parser.parse_args()
 
     from tqdm.auto import tqdm
@@ -50,8 +52,10 @@ def main() -> int:
     from boneage.training.data import read_samples
 
     base = Predictor.load(explicit=args.weights)
+    # The validation split only means something on the data it was drawn from.
+    data = args.data or Path(base.manifest.training["data_dir"])
     val_ids = set(json.loads((args.weights / "split.json").read_text())["val"])
-    samples = [s for s in read_samples(args.data) if s.id in val_ids]
+    samples = [s for s in read_samples(data) if s.id in val_ids]
     images, male, target = [], [], []
     for sample in tqdm(samples, desc="chain", unit="img"):
         try:
