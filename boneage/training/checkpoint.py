@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from boneage.model.architectures import BoneAgeRegressor
-from boneage.weights import sha256_of
+from boneage.weights import MANIFEST_NAME, Manifest, sha256_of
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -35,12 +35,12 @@ def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:
         source.update({"after_epoch": int(payload["epoch"]), "best_epoch": int(payload["best_epoch"])})
         source["best_val_mae_months"] = round(float(payload["best_mae"]), 3)
     model.load_state_dict(state)
-    beside = path.parent / "manifest.json"
+    beside = path.parent / MANIFEST_NAME
     if path.suffix == ".safetensors" and beside.is_file():
-        earlier = json.loads(beside.read_text())
-        if earlier.get("filename") == path.name:
-            source["training"] = earlier.get("training")
-            source["val_mae_months"] = earlier.get("metrics", {}).get("val_mae_months")
+        earlier = Manifest.load(beside)
+        if earlier.filename == path.name and earlier.sha256 == source["sha256"]:  # it describes this file
+            source["training"] = earlier.training
+            source["val_mae_months"] = earlier.metrics.get("val_mae_months")
     return source
 
 
