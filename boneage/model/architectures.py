@@ -100,6 +100,7 @@ _REGISTRY: dict[str, tuple[Callable[..., BoneAgeRegressor], dict]] = {
     "efficientnet-b0-sex": (TimmSexRegressor, {"backbone": "efficientnet_b0"}),
     "mobilenetv3-sex": (TimmSexRegressor, {"backbone": "mobilenetv3_large_100"}),
     "efficientnet-lite0-sex": (TimmSexRegressor, {"backbone": "efficientnet_lite0"}),
+    "efficientnet-lite1-sex": (TimmSexRegressor, {"backbone": "efficientnet_lite1"}),
     "timm-sex": (TimmSexRegressor, {}),
 }
 

