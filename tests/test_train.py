@@ -279,6 +279,33 @@ def test_init_from_a_stopped_run_and_from_shipped_weights(kaggle_dataset: Path, 
         assert torch.equal(fresh.state_dict()[key], value)
 
 
+def test_a_start_trained_on_this_runs_validation_images_is_refused(
+    kaggle_dataset: Path, tmp_path: Path, capsys
+):
+    """Another seed gives another split: its weights learnt from some of this run's validation
+    images, so fine-tuning from them would flatter the validation MAE. Same split: accepted."""
+    common = ["--data", str(kaggle_dataset), *TINY, "--val-fraction", "0.25"]
+    assert main([*common, "--epochs", "2", "--stop-after", "1", "--out", str(tmp_path / "a")]) == 0
+    start = tmp_path / "a" / "checkpoint.pt"
+    theirs = json.loads((tmp_path / "a" / "split.json").read_text())  # written before the first epoch
+
+    assert (
+        main(
+            [*common, "--epochs", "1", "--seed", "7", "--init-from", str(start), "--out", str(tmp_path / "b")]
+        )
+        == 2
+    )
+    error = capsys.readouterr().err
+    assert "were trained on" in error and "validation images" in error
+    assert not (tmp_path / "b" / "manifest.json").exists()
+
+    assert main([*common, "--epochs", "1", "--init-from", str(start), "--out", str(tmp_path / "c")]) == 0
+    ours = json.loads((tmp_path / "c" / "split.json").read_text())
+    assert ours == theirs
+    source = json.loads((tmp_path / "c" / "manifest.json").read_text())["training"]["init_from"]
+    assert source["val_images_seen"] == 0
+
+
 def test_zero_epochs_writes_the_given_weights_with_this_runs_serving_checks(
     kaggle_dataset: Path, tmp_path: Path
 ):

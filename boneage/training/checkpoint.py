@@ -10,10 +10,49 @@ from pathlib import Path
 
 import torch
 
+from boneage.errors import BoneAgeError
 from boneage.model.architectures import BoneAgeRegressor
 from boneage.weights import MANIFEST_NAME, Manifest, sha256_of
 
 CHECKPOINT_NAME = "checkpoint.pt"
+SPLIT_NAME = "split.json"
+
+
+class ValidationLeakError(BoneAgeError):
+    """The starting weights learnt from images that this run keeps for validation."""
+
+
+def write_split(out_dir: Path, train_ids: list[str], val_ids: list[str]) -> None:
+    """The run's split, beside its checkpoint and weights, so that a later start can be checked."""
+    split = {"train": list(train_ids), "val": list(val_ids)}
+    (Path(out_dir) / SPLIT_NAME).write_text(json.dumps(split, indent=1) + "\n")
+
+
+def validation_images_seen(start: Path, val_ids: list[str]) -> int | None:
+    """How many of ``val_ids`` the weights at ``start`` were trained on (None: no split beside them).
+
+    Ids name radiographs across sets: rsna-train-100 and rsna-train-299 share them. 1.0 was trained
+    on 1,509 of 2.x's 1,798 validation images. Fine-tuned from it, a model would be measured
+    partly on images it had learnt.
+    """
+    split = Path(start).parent / SPLIT_NAME
+    if not split.is_file():
+        return None
+    trained = set(json.loads(split.read_text())["train"])
+    return len(trained.intersection(val_ids))
+
+
+def check_validation_unseen(start: Path, val_ids: list[str]) -> int | None:
+    """Refuse a start that learnt from this run's validation images; returns the count (0 or None)."""
+    seen = validation_images_seen(start, val_ids)
+    if seen:
+        raise ValidationLeakError(
+            f"The weights in {Path(start).parent} were trained on {seen} of this run's {len(val_ids)} "
+            f"validation images (their {SPLIT_NAME}), so this run's validation MAE would look better "
+            "than it is. Start from weights trained with this run's split (the same data, "
+            "--val-fraction and --seed), or from ImageNet (--pretrained)."
+        )
+    return seen
 
 
 def load_initial_weights(model: BoneAgeRegressor, path: Path) -> dict:

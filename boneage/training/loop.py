@@ -9,7 +9,6 @@ best validation MAE, and the manifest records that MAE, the data, the command an
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -32,10 +31,13 @@ from boneage.chain.views import TTA_VIEWS
 from boneage.model.architectures import BoneAgeRegressor, create_model
 from boneage.training.checkpoint import (
     CHECKPOINT_NAME,
+    SPLIT_NAME,
     TrainingState,
+    check_validation_unseen,
     load_checkpoint,
     load_initial_weights,
     save_checkpoint,
+    write_split,
 )
 from boneage.training.data import (
     Cache,
@@ -198,7 +200,9 @@ def train(config: TrainConfig) -> dict:
             f"{len(data.train_idx)} training / {len(data.val_idx)} validation images, "
             f"{len(data.cache.refused)} refused, on {device} x {world.world_size}"
         )
-    model, init_source = build_model(config, data.train_set)
+    model, init_source = build_model(config, data)
+    if world.is_main:  # the split goes beside the checkpoint now, so that a stopped run has it too
+        write_split(out_dir, [s.id for s in data.train_set], [s.id for s in data.val_set])
     run = start_run(config, model, data, device, world, out_dir / CHECKPOINT_NAME)
     run_epochs(config, run, started)
     if not world.is_main:
@@ -271,9 +275,13 @@ def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> Prep
     )
 
 
-def build_model(config: TrainConfig, train_set: list[Sample]) -> tuple[BoneAgeRegressor, dict | None]:
-    """The architecture with the training labels' mean and spread; ImageNet or a trained start."""
-    ages = np.array([s.boneage for s in train_set])
+def build_model(config: TrainConfig, data: PreparedData) -> tuple[BoneAgeRegressor, dict | None]:
+    """The architecture with the training labels' mean and spread; ImageNet or a trained start.
+
+    A trained start must not have learnt from this run's validation images (checked against the
+    split beside it; ``init_from.val_images_seen`` is null when it has none).
+    """
+    ages = np.array([s.boneage for s in data.train_set])
     model = create_model(
         config.architecture,
         **config.architecture_kwargs,
@@ -285,8 +293,13 @@ def build_model(config: TrainConfig, train_set: list[Sample]) -> tuple[BoneAgeRe
         from boneage.training.pretrained import load_imagenet_weights
 
         load_imagenet_weights(model.backbone, model.backbone_name)
-    init_source = load_initial_weights(model, config.init_from) if config.init_from else None
-    return model, init_source
+    if not config.init_from:
+        return model, None
+    seen = check_validation_unseen(config.init_from, [s.id for s in data.val_set])
+    if seen is None:
+        tqdm.write(f"warning: no {SPLIT_NAME} beside {config.init_from}: cannot check what it was trained on")
+    init_source = load_initial_weights(model, config.init_from)
+    return model, {**init_source, "val_images_seen": seen}
 
 
 def start_run(
@@ -469,8 +482,6 @@ def finish(
         if extra.get("served") is not None:  # the interval must fit what the app serves (its TTA views)
             fields_["interval"] = _calibrate_interval(extra["served"])
     manifest = save_weights(model, out_dir, {**fields_, "metrics": metrics})
-    split = {"train": [s.id for s in data.train_set], "val": [s.id for s in data.val_set]}
-    (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
     write_report(out_dir, manifest, state.history, evaluation, extra, data.cache.refused)
     return {"manifest": manifest, "metrics": metrics, "history": state.history}
 
