@@ -28,8 +28,8 @@ def write_split(out_dir: Path, train_ids: list[str], val_ids: list[str]) -> None
     (Path(out_dir) / SPLIT_NAME).write_text(json.dumps(split, indent=1) + "\n")
 
 
-def validation_images_seen(start: Path, val_ids: list[str]) -> int | None:
-    """How many of ``val_ids`` the weights at ``start`` were trained on (None: no split beside them).
+def check_validation_unseen(start: Path, val_ids: list[str]) -> int | None:
+    """Refuse a start trained on any of ``val_ids``; returns 0, or None when no split is beside it.
 
     Ids name radiographs across sets: rsna-train-100 and rsna-train-299 share them. 1.0 was trained
     on 1,509 of 2.x's 1,798 validation images. Fine-tuned from it, a model would be measured
@@ -38,13 +38,7 @@ def validation_images_seen(start: Path, val_ids: list[str]) -> int | None:
     split = Path(start).parent / SPLIT_NAME
     if not split.is_file():
         return None
-    trained = set(json.loads(split.read_text())["train"])
-    return len(trained.intersection(val_ids))
-
-
-def check_validation_unseen(start: Path, val_ids: list[str]) -> int | None:
-    """Refuse a start that learnt from this run's validation images; returns the count (0 or None)."""
-    seen = validation_images_seen(start, val_ids)
+    seen = len(set(json.loads(split.read_text())["train"]).intersection(val_ids))
     if seen:
         raise ValidationLeakError(
             f"The weights in {Path(start).parent} were trained on {seen} of this run's {len(val_ids)} "
