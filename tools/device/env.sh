@@ -14,3 +14,6 @@ unpack_bundle() {  # unpack_bundle .device/bundle-NN
   done
   ls "$DATA"/boneage-training-dataset 2>/dev/null | wc -l
 }
+split_for_return() {  # split_for_return FILE...: $OUT gives back files up to 16 MiB; Lite1's weights are 18 MB
+  for file in "$@"; do split -b 15000000 -d "$file" "$file.part-" && rm "$file"; done
+}
