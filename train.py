@@ -26,7 +26,7 @@ from pathlib import Path
 from boneage.chain.source import SourceTransform
 from boneage.errors import BoneAgeError
 from boneage.model.architectures import list_models
-from boneage.training.loop import TrainConfig, train
+from boneage.training.loop import LOSSES, TrainConfig, train
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -76,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
         default="unet",
         choices=["unet", "classical"],
         help="hand outline: the U-Net the app serves (with pose correction), or thresholds",
+    )
+    parser.add_argument(
+        "--median-kernel", type=int, default=3, help="median denoise kernel of the chain (1: off)"
+    )
+    parser.add_argument(
+        "--sharpen", type=float, default=0.6, help="unsharp-mask amount of the chain (0: off)"
+    )
+    parser.add_argument(
+        "--loss", default="l1", choices=LOSSES, help="training loss (default l1)"
+    )
+    parser.add_argument(
+        "--smooth-l1-beta",
+        type=float,
+        default=6.0,
+        metavar="MONTHS",
+        help="where smooth L1 turns from squared to linear (default 6 months)",
     )
     parser.add_argument(
         "--augment", default="moderate", choices=["moderate", "strong"], help="augmentation strength"
@@ -131,7 +147,11 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None) -> TrainC
         mask_background=not args.no_mask,
         segmenter=args.segmenter,
         correct_pose=args.segmenter == "unet",
+        median_kernel=args.median_kernel,
+        sharpen_amount=args.sharpen,
         augmentation=args.augment,
+        loss=args.loss,
+        smooth_l1_beta_months=args.smooth_l1_beta,
         tta=args.tta,
         epochs=args.epochs,
         batch_size=args.batch_size,

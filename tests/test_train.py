@@ -5,14 +5,19 @@ import os
 import subprocess
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from boneage.chain.preprocess import preprocess
 from boneage.errors import DatasetError
+from boneage.io.decode import load_radiograph
 from boneage.predictor import Predictor
 from boneage.training.data import find_dataset, read_samples, split_samples
+from boneage.training.loop import regression_loss
 from conftest import REPO_ROOT, SHARED_DATA
 from helpers import write_kaggle_dataset
 from train import main, parse_args
@@ -354,3 +359,37 @@ def test_tta_run_measures_the_served_predictions(kaggle_dataset: Path, tmp_path:
     metrics = manifest["metrics"]
     assert metrics["val_tta_n"] + metrics["val_tta_refused"] == metrics["val_n"]
     assert metrics["val_tta_mae_months"] >= 0 and metrics["val_tta_mae_months"] != metrics["val_mae_months"]
+
+
+def test_chain_detail_settings_reach_the_manifest_and_the_served_chain(kaggle_dataset: Path, tmp_path: Path):
+    """--median-kernel / --sharpen change the one chain: recorded in the manifest, repeated by the app."""
+    out = tmp_path / "raw"
+    args = ["--data", str(kaggle_dataset), *TINY, "--epochs", "1", "--median-kernel", "1", "--sharpen", "0"]
+    assert main([*args, "--out", str(out)]) == 0
+    chain = json.loads((out / "manifest.json").read_text())["preprocess"]
+    assert chain["median_kernel"] == 1 and chain["sharpen_amount"] == 0
+
+    predictor = Predictor.load(explicit=out)
+    pixels = load_radiograph(read_samples(kaggle_dataset)[0].path).pixels
+    served = preprocess(pixels, predictor.preprocess_config).image
+    default_chain = replace(predictor.preprocess_config, median_kernel=3, sharpen_amount=0.6)
+    assert np.abs(served - preprocess(pixels, default_chain).image).mean() > 1e-3
+    assert parse_args(["--data", str(kaggle_dataset)]).preprocess_config().median_kernel == 3
+
+
+def test_smooth_l1_pulls_less_on_small_errors_and_like_l1_on_large_ones():
+    target = torch.zeros(4)
+    small, large = torch.full((4,), 0.05), torch.full((4,), 2.0)
+    assert regression_loss("smooth-l1", small, target, beta=0.2) < regression_loss(
+        "l1", small, target, beta=0.2
+    )
+    assert regression_loss("smooth-l1", large, target, beta=0.2).item() == pytest.approx(2.0 - 0.1)
+    with pytest.raises(ValueError, match="smooth-l1"):
+        regression_loss("l2", small, target, beta=0.2)
+
+
+def test_the_loss_is_recorded_in_the_manifest(kaggle_dataset: Path, tmp_path: Path):
+    args = ["--data", str(kaggle_dataset), *TINY, "--epochs", "1", "--loss", "smooth-l1"]
+    assert main([*args, "--smooth-l1-beta", "4", "--out", str(tmp_path)]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["training"]["loss"] == "smooth-l1" and manifest["training"]["smooth_l1_beta_months"] == 4

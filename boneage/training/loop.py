@@ -71,7 +71,12 @@ class TrainConfig:
     segmenter: str = "unet"
     correct_pose: bool = True
     max_saturated_fraction: float | None = 0.1
+    # Denoise and sharpen steps of the chain (0 / 1 switch them off: see docs/model.md, "Detail").
+    median_kernel: int = 3
+    sharpen_amount: float = 0.6
     augmentation: str = "moderate"  # see boneage.training.data.AUGMENTATIONS
+    loss: str = "l1"  # or "smooth-l1": quadratic within smooth_l1_beta_months of the label
+    smooth_l1_beta_months: float = 6.0
     tta: str = "none"  # test-time views the manifest asks the predictor for (boneage.chain.views.TTA_VIEWS)
     epochs: int = 30
     batch_size: int = 32
@@ -104,6 +109,8 @@ class TrainConfig:
             segmenter=self.segmenter,
             correct_pose=self.correct_pose and self.segmenter == "unet",
             max_saturated_fraction=self.max_saturated_fraction,
+            median_kernel=self.median_kernel,
+            sharpen_amount=self.sharpen_amount,
         )
 
 
@@ -371,6 +378,21 @@ def run_epochs(config: TrainConfig, run: Run, started: float) -> None:
     progress.close()
 
 
+LOSSES = ("l1", "smooth-l1")
+
+
+def regression_loss(name: str, output: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
+    """L1, or smooth L1 (Huber-like: squared within ``beta`` of the target, so small errors pull less).
+
+    Both work on standardised ages; ``beta`` is in the same units.
+    """
+    if name == "l1":
+        return torch.nn.functional.l1_loss(output, target)
+    if name == "smooth-l1":
+        return torch.nn.functional.smooth_l1_loss(output, target, beta=beta)
+    raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+
+
 def train_one_epoch(config: TrainConfig, run: Run, epoch: int) -> tuple[list[float], list[float]]:
     """One pass over the training split; returns the batch losses (months) and when each step began."""
     model, device = run.model, run.device
@@ -397,13 +419,15 @@ def train_one_epoch(config: TrainConfig, run: Run, epoch: int) -> tuple[list[flo
             )
         if run.network is not model:  # DDP returns months; standardise again for the loss
             output = (output - model.target_mean) / model.target_std
-        loss = torch.nn.functional.l1_loss(output.float(), target)
+        beta = config.smooth_l1_beta_months / float(model.target_std)
+        loss = regression_loss(config.loss, output.float(), target, beta)
         run.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         run.optimiser.step()
         run.scheduler.step()
-        losses.append(loss.item() * float(model.target_std))
+        l1 = (output.detach().float() - target).abs().mean()  # reported in months whatever the loss
+        losses.append(l1.item() * float(model.target_std))
         batches.set_postfix(l1=f"{np.mean(losses[-50:]):.1f}")
     return losses, step_starts
 
@@ -581,6 +605,8 @@ def _manifest_fields(
             "seed": config.seed,
             "pretrained": "imagenet" if config.pretrained else None,
             "augmentation": config.augmentation,
+            "loss": config.loss,
+            **({"smooth_l1_beta_months": config.smooth_l1_beta_months} if config.loss == "smooth-l1" else {}),
             "device": str(device),
             "command": config.command,
             "git_commit": _git_commit(),
