@@ -83,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sharpen", type=float, default=0.6, help="unsharp-mask amount of the chain (0: off)"
     )
-    parser.add_argument(
-        "--loss", default="l1", choices=LOSSES, help="training loss (default l1)"
-    )
+    parser.add_argument("--loss", default="l1", choices=LOSSES, help="training loss (default l1)")
     parser.add_argument(
         "--smooth-l1-beta",
         type=float,
