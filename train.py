@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     args = parser.parse_args(argv)
     if args.epochs == 0 and args.init_from is None:
         parser.error("--epochs 0 evaluates and writes the weights given with --init-from; give --init-from")
+    if args.median_kernel > 1 and args.median_kernel % 2 == 0:
+        parser.error(f"--median-kernel must be odd (or 1 for no median filter), not {args.median_kernel}")
     if args.download:
         from boneage.training.download import download_rsna
 
@@ -78,10 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="hand outline: the U-Net the app serves (with pose correction), or thresholds",
     )
     parser.add_argument(
-        "--median-kernel", type=int, default=3, help="median denoise kernel of the chain (1: off)"
+        "--median-kernel",
+        type=int,
+        default=TrainConfig.median_kernel,
+        help="median denoise kernel of the chain (1: off)",
     )
     parser.add_argument(
-        "--sharpen", type=float, default=0.6, help="unsharp-mask amount of the chain (0: off)"
+        "--sharpen",
+        type=float,
+        default=TrainConfig.sharpen_amount,
+        help="unsharp-mask amount of the chain (0: off)",
     )
     parser.add_argument("--loss", default="l1", choices=LOSSES, help="training loss (default l1)")
     parser.add_argument(

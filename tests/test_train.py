@@ -377,6 +377,12 @@ def test_chain_detail_settings_reach_the_manifest_and_the_served_chain(kaggle_da
     assert parse_args(["--data", str(kaggle_dataset)]).preprocess_config().median_kernel == 3
 
 
+def test_an_even_median_kernel_is_refused_before_training(kaggle_dataset: Path, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--data", str(kaggle_dataset), "--median-kernel", "4"])
+    assert "must be odd" in capsys.readouterr().err
+
+
 def test_smooth_l1_pulls_less_on_small_errors_and_like_l1_on_large_ones():
     target = torch.zeros(4)
     small, large = torch.full((4,), 0.05), torch.full((4,), 2.0)

@@ -71,9 +71,9 @@ class TrainConfig:
     segmenter: str = "unet"
     correct_pose: bool = True
     max_saturated_fraction: float | None = 0.1
-    # Denoise and sharpen steps of the chain (0 / 1 switch them off: see docs/model.md, "Detail").
-    median_kernel: int = 3
-    sharpen_amount: float = 0.6
+    # The chain's denoise and sharpen steps (1 / 0 switch them off; measured worse: docs/model.md).
+    median_kernel: int = PreprocessConfig.median_kernel
+    sharpen_amount: float = PreprocessConfig.sharpen_amount
     augmentation: str = "moderate"  # see boneage.training.data.AUGMENTATIONS
     loss: str = "l1"  # or "smooth-l1": quadratic within smooth_l1_beta_months of the label
     smooth_l1_beta_months: float = 6.0
