@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.chain.preprocess import preprocess
+from boneage.chain.preprocess import PreprocessConfig, preprocess
 from boneage.errors import DatasetError
 from boneage.io.decode import load_radiograph
 from boneage.predictor import Predictor
@@ -372,7 +372,11 @@ def test_chain_detail_settings_reach_the_manifest_and_the_served_chain(kaggle_da
     predictor = Predictor.load(explicit=out)
     pixels = load_radiograph(read_samples(kaggle_dataset)[0].path).pixels
     served = preprocess(pixels, predictor.preprocess_config).image
-    default_chain = replace(predictor.preprocess_config, median_kernel=3, sharpen_amount=0.6)
+    default_chain = replace(
+        predictor.preprocess_config,
+        median_kernel=PreprocessConfig.median_kernel,
+        sharpen_amount=PreprocessConfig.sharpen_amount,
+    )
     assert np.abs(served - preprocess(pixels, default_chain).image).mean() > 1e-3
     assert parse_args(["--data", str(kaggle_dataset)]).preprocess_config().median_kernel == 3
 

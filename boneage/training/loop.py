@@ -401,6 +401,7 @@ def train_one_epoch(config: TrainConfig, run: Run, epoch: int) -> tuple[list[flo
     run.network.train()
     autocast = device.type == "cuda"
     losses, step_starts = [], []
+    beta = config.smooth_l1_beta_months / float(model.target_std)  # smooth L1 on standardised ages
     batches = tqdm(
         _train_loader(run.train_data, config, epoch, run.world),
         desc=f"epoch {epoch}",
@@ -419,7 +420,6 @@ def train_one_epoch(config: TrainConfig, run: Run, epoch: int) -> tuple[list[flo
             )
         if run.network is not model:  # DDP returns months; standardise again for the loss
             output = (output - model.target_mean) / model.target_std
-        beta = config.smooth_l1_beta_months / float(model.target_std)
         loss = regression_loss(config.loss, output.float(), target, beta)
         run.optimiser.zero_grad(set_to_none=True)
         loss.backward()
