@@ -24,15 +24,23 @@ import sys
 from pathlib import Path
 
 from boneage.chain.source import SourceTransform
+from boneage.chain.views import TTA_VIEWS
 from boneage.errors import BoneAgeError
 from boneage.model.architectures import list_models
 from boneage.training.loop import LOSSES, TrainConfig, train
+from boneage.weights import WEIGHT_DTYPES
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.epochs == 0 and args.init_from is None:
+    if args.ensemble_of and (args.epochs != 0 or args.init_from or args.pretrained):
+        parser.error(
+            "--ensemble-of assembles trained members: give --epochs 0, not --init-from or --pretrained"
+        )
+    if args.arch == "ensemble" and not args.ensemble_of:
+        parser.error("--arch ensemble is assembled from trained members: give --ensemble-of")
+    if args.epochs == 0 and args.init_from is None and not args.ensemble_of:
         parser.error("--epochs 0 evaluates and writes the weights given with --init-from; give --init-from")
     if args.median_kernel > 1 and args.median_kernel % 2 == 0:
         parser.error(f"--median-kernel must be odd (or 1 for no median filter), not {args.median_kernel}")
@@ -60,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-from",
         type=Path,
         help="start from a trained model: a checkpoint.pt (its best epoch) or a .safetensors file",
+    )
+    parser.add_argument(
+        "--ensemble-of",
+        type=Path,
+        nargs="+",
+        metavar="SAFETENSORS",
+        help="assemble an ensemble of trained members (each with its manifest.json beside it); "
+        "with --epochs 0 it is measured and written like one model",
+    )
+    parser.add_argument(
+        "--weights-dtype",
+        default="float32",
+        choices=sorted(WEIGHT_DTYPES),
+        help="how the weights file stores floats (float16 halves it; measured as stored)",
     )
     parser.add_argument("--size", type=int, default=384, help="model input side in pixels")
     parser.add_argument(
@@ -102,9 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--augment", default="moderate", choices=["moderate", "strong"], help="augmentation strength"
     )
-    parser.add_argument(
-        "--tta", default="none", choices=["none", "zoom", "zoom+rotate"], help="test-time views"
-    )
+    parser.add_argument("--tta", default="none", choices=list(TTA_VIEWS), help="test-time views")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -147,6 +167,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None) -> TrainC
         architecture_kwargs={"backbone": args.backbone} if args.backbone else {},
         pretrained=args.pretrained,
         init_from=args.init_from,
+        ensemble_of=tuple(args.ensemble_of or ()),
+        weights_dtype=args.weights_dtype,
         image_size=args.size,
         source_transform=source,
         crop_to_hand=not args.whole_image,

@@ -23,7 +23,7 @@ from boneage.io.inputs import Sex, parse_age_months, parse_sex
 from boneage.meaning.chart import chart_data
 from boneage.meaning.interval import IntervalCalibration
 from boneage.meaning.reference import Interpretation, interpret_gap
-from boneage.model.architectures import BoneAgeRegressor
+from boneage.model.architectures import BoneAgeRegressor, describe_architecture
 from boneage.model.heatmap import grad_cam
 from boneage.model.loading import load_model
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, resolve_weights
@@ -45,7 +45,7 @@ class ModelInfo:
         return cls(
             name=manifest.name,
             version=manifest.version,
-            architecture=manifest.architecture,
+            architecture=describe_architecture(manifest.architecture, manifest.architecture_kwargs),
             source=source,
             validation_mae_months=manifest.validation_mae,
             trained_on=str(manifest.training.get("dataset", "unknown")),

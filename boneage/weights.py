@@ -175,12 +175,32 @@ def download_from_hub(hub: HubLocation) -> Path | None:
         return None
 
 
-def save_weights(model: torch.nn.Module, out_dir: Path, manifest_fields: dict) -> Manifest:
+WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def stored_state(model: torch.nn.Module, dtype: str = "float32") -> dict[str, torch.Tensor]:
+    """The state dict as written: float tensors in ``dtype``, scalars and integers as they are.
+
+    float16 halves the file; loading casts back into the model's float32 parameters. Scalars
+    (each model's label mean and spread) stay exact: they shift every prediction.
+    """
+    target = WEIGHT_DTYPES[dtype]
+
+    def stored(tensor: torch.Tensor) -> torch.Tensor:
+        rounded = tensor.is_floating_point() and tensor.numel() > 1
+        return (tensor.to(target) if rounded else tensor).detach().cpu().contiguous()
+
+    return {name: stored(tensor) for name, tensor in model.state_dict().items()}
+
+
+def save_weights(
+    model: torch.nn.Module, out_dir: Path, manifest_fields: dict, dtype: str = "float32"
+) -> Manifest:
     """Write ``<name>.safetensors`` and ``manifest.json`` (with its sha256) into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     filename = f"{manifest_fields['name']}.safetensors"
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = stored_state(model, dtype)
     save_file(state, str(out_dir / filename), metadata={"architecture": manifest_fields["architecture"]})
     manifest = Manifest.from_dict(
         {**manifest_fields, "filename": filename, "sha256": sha256_of(out_dir / filename)}

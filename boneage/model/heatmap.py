@@ -42,6 +42,9 @@ def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
     request's activations, made without gradients, and the request failed.) No global state
     is touched: gradients are enabled for this thread only.
     """
+    members = getattr(model, "members", None)
+    if members is not None:  # an ensemble: where each member looked, equally weighted
+        return _mean_map([grad_cam(member, image, male) for member in members])
     size = image.shape[0]
     outputs: list[torch.Tensor] = []
     caller = threading.get_ident()
@@ -68,6 +71,11 @@ def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
     cam = cv2.resize(cam, (size, size), interpolation=cv2.INTER_CUBIC)
     cam = np.clip(cam, 0, None)
     return (cam / cam.max()).astype(np.float32) if cam.max() > 0 else np.zeros_like(cam, np.float32)
+
+
+def _mean_map(maps: list[np.ndarray]) -> np.ndarray:
+    mean = np.mean(maps, axis=0)
+    return (mean / mean.max()).astype(np.float32) if mean.max() > 0 else np.zeros_like(mean, np.float32)
 
 
 def overlay_heatmap(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:

@@ -15,7 +15,7 @@ import platform
 import random
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,7 +51,7 @@ from boneage.training.data import (
 from boneage.training.evaluation import Evaluation, evaluate_samples, evaluation_report
 from boneage.training.run_report import write_report
 from boneage.training.schedule import epochs_that_fit, one_cycle, refit_schedule, steady_epoch_s
-from boneage.weights import Manifest, save_weights
+from boneage.weights import Manifest, save_weights, stored_state
 
 
 @dataclass
@@ -63,6 +63,9 @@ class TrainConfig:
     pretrained: bool = False  # ImageNet weights for the backbone (boneage.training.pretrained)
     # Start from a trained model instead: a checkpoint.pt (its best epoch) or a .safetensors file.
     init_from: Path | None = None
+    # Or assemble an ensemble of trained members (.safetensors with their manifests); epochs must be 0.
+    ensemble_of: tuple[Path, ...] = ()
+    weights_dtype: str = "float32"  # how the weights file stores floats (boneage.weights.WEIGHT_DTYPES)
     image_size: int = 384
     source_transform: SourceTransform | None = None  # how the training images were formed
     crop_to_hand: bool = True
@@ -193,7 +196,9 @@ def train(config: TrainConfig) -> dict:
     run (optimiser, schedule, a checkpoint to resume), run the epochs, then evaluate and write.
     """
     started = time.time()
-    if config.epochs == 0 and config.init_from is None:
+    if config.ensemble_of:
+        config = with_ensemble(config)
+    elif config.epochs == 0 and config.init_from is None:
         raise ValueError(
             "--epochs 0 evaluates and writes the weights given with --init-from; none were given"
         )
@@ -282,6 +287,18 @@ def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> Prep
     )
 
 
+def with_ensemble(config: TrainConfig) -> TrainConfig:
+    """The config of an ensemble run: its architecture names the members, read from their manifests."""
+    from boneage.training.ensemble import member_specs
+
+    if config.epochs != 0 or config.init_from or config.pretrained:
+        raise ValueError(
+            "an ensemble is assembled from trained members: --epochs 0, no --init-from or --pretrained"
+        )
+    members = member_specs(list(config.ensemble_of), config.preprocess_config().to_dict())
+    return replace(config, architecture="ensemble", architecture_kwargs={"members": members})
+
+
 def build_model(config: TrainConfig, data: PreparedData) -> tuple[BoneAgeRegressor, dict | None]:
     """The architecture with the training labels' mean and spread; ImageNet or a trained start.
 
@@ -300,6 +317,12 @@ def build_model(config: TrainConfig, data: PreparedData) -> tuple[BoneAgeRegress
         from boneage.training.pretrained import load_imagenet_weights
 
         load_imagenet_weights(model.backbone, model.backbone_name)
+    if config.ensemble_of:
+        from boneage.training.ensemble import load_members
+
+        return model, {
+            "ensemble_of": load_members(model, list(config.ensemble_of), [s.id for s in data.val_set])
+        }
     if not config.init_from:
         return model, None
     seen = check_validation_unseen(config.init_from, [s.id for s in data.val_set])
@@ -479,6 +502,8 @@ def finish(
     if state.best_state is not None:  # with --epochs 0 the initial weights are written as they are
         model.load_state_dict(state.best_state)
     model = model.cpu().eval()
+    # Measure the weights as they will be stored (float16 rounds them), not as they were trained.
+    model.load_state_dict(stored_state(model, config.weights_dtype))
     evaluation = evaluate(model, run.val_loader, torch.device("cpu"))
     metrics = evaluation.metrics("val")
     fields_ = _manifest_fields(
@@ -488,8 +513,11 @@ def finish(
     if config.time_budget_s is not None:
         fields_["training"]["time_budget_s"] = config.time_budget_s
     fields_["interval"] = _calibrate_interval(evaluation)
-    if init_source:
-        fields_["training"]["init_from"] = init_source
+    if init_source:  # an ensemble's members, or the one trained start
+        fields_["training"].update(
+            init_source if "ensemble_of" in init_source else {"init_from": init_source}
+        )
+    fields_["training"]["weights_dtype"] = config.weights_dtype
     fields_["training"].update(
         {
             "best_epoch": state.best_epoch,
@@ -505,7 +533,7 @@ def finish(
         metrics.update(extra["metrics"])
         if extra.get("served") is not None:  # the interval must fit what the app serves (its TTA views)
             fields_["interval"] = _calibrate_interval(extra["served"])
-    manifest = save_weights(model, out_dir, {**fields_, "metrics": metrics})
+    manifest = save_weights(model, out_dir, {**fields_, "metrics": metrics}, dtype=config.weights_dtype)
     write_report(out_dir, manifest, state.history, evaluation, extra, data.cache.refused)
     return {"manifest": manifest, "metrics": metrics, "history": state.history}
 

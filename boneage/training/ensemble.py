@@ -1,0 +1,66 @@
+"""An ensemble assembled from trained members (``train.py --ensemble-of``).
+
+Each member is a ``.safetensors`` file written by ``train.py``, with the ``manifest.json`` that
+describes it beside it: the manifest says what architecture to build and which chain the member
+learnt from. The members must share one chain, because the app runs the chain once per upload;
+and none may have learnt from this run's validation images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from boneage.errors import BoneAgeError
+from boneage.model.architectures import BoneAgeEnsemble
+from boneage.training.checkpoint import check_validation_unseen, load_initial_weights
+from boneage.weights import MANIFEST_NAME, Manifest, sha256_of
+
+
+class EnsembleMemberError(BoneAgeError):
+    """A member cannot join the ensemble: no manifest describes it, or it learnt from another chain."""
+
+
+def member_manifest(path: Path) -> Manifest:
+    """The manifest beside a member's weights, which must describe exactly that file."""
+    path = Path(path)
+    beside = path.parent / MANIFEST_NAME
+    if path.suffix != ".safetensors" or not path.is_file():
+        raise EnsembleMemberError(
+            f"An ensemble member must be a .safetensors file written by train.py: {path}"
+        )
+    if not beside.is_file():
+        raise EnsembleMemberError(f"No {MANIFEST_NAME} beside {path}: cannot tell what it is.")
+    manifest = Manifest.load(beside)
+    if manifest.filename != path.name or manifest.sha256 != sha256_of(path):
+        raise EnsembleMemberError(f"The {MANIFEST_NAME} beside {path} describes another file.")
+    return manifest
+
+
+def member_specs(paths: list[Path], preprocess: dict) -> list[dict]:
+    """``BoneAgeEnsemble``'s ``members`` argument; every member must have learnt from ``preprocess``."""
+    specs = []
+    for path in paths:
+        manifest = member_manifest(path)
+        if manifest.preprocess != preprocess:
+            differing = sorted(
+                key
+                for key in set(manifest.preprocess) | set(preprocess)
+                if manifest.preprocess.get(key) != preprocess.get(key)
+            )
+            raise EnsembleMemberError(
+                f"{path} learnt from another chain than this run's (differs in {', '.join(differing)}); "
+                "an ensemble's members share one chain."
+            )
+        specs.append({"architecture": manifest.architecture, **manifest.architecture_kwargs})
+    return specs
+
+
+def load_members(model: BoneAgeEnsemble, paths: list[Path], val_ids: list[str]) -> list[dict]:
+    """Load each member's weights; returns where each came from, for the manifest."""
+    sources = []
+    for member, path in zip(model.members, paths, strict=True):
+        seen = check_validation_unseen(path, val_ids)
+        if seen is None:  # an ensemble's validation MAE must be one nobody could have learnt
+            raise EnsembleMemberError(f"No split.json beside {path}: cannot check what it learnt from.")
+        sources.append({**load_initial_weights(member, path), "val_images_seen": seen})
+    return sources
