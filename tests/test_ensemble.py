@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 
 from boneage.model.architectures import BoneAgeEnsemble, create_model
@@ -43,6 +44,8 @@ def test_an_ensemble_predicts_the_mean_of_its_members(members, kaggle_dataset: P
     assert main([*args, "--out", str(out)]) == 0
 
     manifest = json.loads((out / "manifest.json").read_text())
+    with Image.open(out / "evaluation.png") as figure:  # no epochs: no empty learning-curve panel
+        assert figure.width < 1200
     assert manifest["architecture"] == "ensemble"
     assert manifest["architecture_kwargs"] == {"members": [SEED_CNN, LITE0]}
     sources = manifest["training"]["ensemble_of"]

@@ -11,29 +11,25 @@ from boneage.training.evaluation import Evaluation, format_table
 from boneage.weights import Manifest
 
 
-def write_report(
-    out_dir: Path,
-    manifest: Manifest,
-    history: list[dict],
-    val: Evaluation,
-    extra: dict | None,
-    refused: dict[str, str],
-) -> None:
-    """report.json, report.md and plots (predicted vs true, Bland-Altman, learning curve)."""
+def plot_evaluation(val: Evaluation, history: list[dict], path: Path, title: str = "validation") -> None:
+    """Predicted vs true, Bland-Altman, and the learning curve when the run had epochs.
+
+    A run with ``--epochs 0`` (weights measured as served, an ensemble assembled) has no curve:
+    its panel is left out rather than drawn empty.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir = Path(out_dir)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3 if history else 2, figsize=(15 if history else 10, 4.5))
     axes[0].scatter(val.target, val.predicted, s=8, alpha=0.6, c=np.where(val.male, "tab:blue", "tab:red"))
     top = max(240.0, float(val.target.max()))
     axes[0].plot([0, top], [0, top], "k--", lw=1)
     axes[0].set(
         xlabel="true bone age (months)",
         ylabel="predicted (months)",
-        title=f"validation: MAE {np.abs(val.errors).mean():.1f} months (blue boys, red girls)",
+        title=f"{title}: MAE {np.abs(val.errors).mean():.2f} months (blue boys, red girls)",
     )
     mean = (val.target + val.predicted) / 2
     bias, spread = val.errors.mean(), 1.96 * val.errors.std()
@@ -43,14 +39,28 @@ def write_report(
     axes[1].set(
         xlabel="mean of true and predicted (months)", ylabel="predicted - true (months)", title="Bland-Altman"
     )
-    epochs = [h["epoch"] for h in history]
-    axes[2].plot(epochs, [h["train_l1_months"] for h in history], label="train L1")
-    axes[2].plot(epochs, [h["val_mae_months"] for h in history], label="val MAE")
-    axes[2].set(xlabel="epoch", ylabel="months", title="learning curve")
-    axes[2].legend()
+    if history:
+        epochs = [h["epoch"] for h in history]
+        axes[2].plot(epochs, [h["train_l1_months"] for h in history], label="train L1")
+        axes[2].plot(epochs, [h["val_mae_months"] for h in history], label="val MAE")
+        axes[2].set(xlabel="epoch", ylabel="months", title="learning curve")
+        axes[2].legend()
     fig.tight_layout()
-    fig.savefig(out_dir / "evaluation.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_report(
+    out_dir: Path,
+    manifest: Manifest,
+    history: list[dict],
+    val: Evaluation,
+    extra: dict | None,
+    refused: dict[str, str],
+) -> None:
+    """report.json, report.md and plots (predicted vs true, Bland-Altman, learning curve)."""
+    out_dir = Path(out_dir)
+    plot_evaluation(val, history, out_dir / "evaluation.png")
 
     extra = extra or {}
     report = {
