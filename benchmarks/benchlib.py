@@ -46,10 +46,11 @@ def _cell(value) -> str:
 
 
 def write_json(name: str, result: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / name
+    """Into benchmarks/results/, or wherever ``name`` points when it is an absolute path."""
+    out = RESULTS / name  # an absolute name replaces RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {out.relative_to(ROOT)}")
+    print(f"written {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return out
 
 
