@@ -232,3 +232,20 @@ def test_category_shares_grow_uncertain_with_the_interval():
     assert category_shares(target, target, male, wide)["uncertain"] == 1.0
     shifted = category_shares(target + 80, target, male, narrow)
     assert shifted["advanced"] > 0.5 and shifted["delayed"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "gap, english",
+    [(-1.0, "−1 month"), (11.0, "+11 months"), (-15.0, "−15 months (−1 year 3 months)"), (0.2, "+0 months")],
+)
+def test_report_difference_reads_naturally(gap, english):
+    """'−1 month', not '−1 months (−1 month)': years and months only from a year on."""
+    from boneage.report.pdf import report_lines
+
+    summary = {
+        "bone_age_months": 120.0 + gap, "chronological_age_months": 120.0, "gap_months": gap, "sex": "male",
+        "interval": None, "interpretation": {"category": "normal"},
+        "model": {"name": "bone-age-test", "version": "1.0.0", "validation_mae_months": None},
+    }  # fmt: skip
+    rows = dict(report_lines(summary, "en"))
+    assert rows[t("difference", "en")] == english

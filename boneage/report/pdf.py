@@ -48,12 +48,11 @@ def report_lines(summary: dict, lang: str) -> list[tuple[str, str]]:
             )
         )
     sign = "+" if gap >= 0 else "−"
-    rows.append(
-        (
-            t("difference", lang),
-            f"{sign}{abs(gap):.0f} {t('months', lang)} ({sign}{format_duration(abs(gap), lang)})",
-        )
-    )
+    months = round(abs(gap))
+    difference = f"{sign}{months} {t('month' if months == 1 else 'months', lang)}"
+    if months >= 12:  # under a year, years-and-months would repeat the same number
+        difference += f" ({sign}{format_duration(abs(gap), lang)})"
+    rows.append((t("difference", lang), difference))
     category = summary["interpretation"]["category"]
     rows.append((t("assessment", lang), t(f"category_{category}", lang)))
     model = summary["model"]
