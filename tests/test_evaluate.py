@@ -91,3 +91,24 @@ def test_batch_predict_needs_a_sex(trained_weights: Path, tmp_path: Path):
     row = next(csv.DictReader(out.open()))
     assert "sex" in row["error"] and row["bone_age_months"] == ""
     assert predict_main([str(tmp_path / "a.png"), "--sex", "alien", "--weights", str(trained_weights)]) == 2
+
+
+def test_robustness_leaves_out_a_plate_refused_as_it_is():
+    """A plate with no clean bone age cannot show a shift: it is listed, and the others measured."""
+    from boneage.cli.robustness import TRANSFORMS, measure
+    from boneage.errors import NotAHandRadiographError
+
+    class Brightness:  # bone age from mean brightness; a dark plate is refused as the chain would
+        def predict_pixels(self, pixels, male):
+            if pixels.mean() < 0.05:
+                raise NotAHandRadiographError("no hand")
+            return 100.0 * float(pixels.mean())
+
+    grey = np.full((64, 48), 0.5, np.float32)
+    images = [("bright", grey, True), ("dark", np.zeros_like(grey), False)]
+    rows, clean_refused = measure(Brightness(), images)
+    assert clean_refused == [{"id": "dark", "reason": "no hand"}]
+    assert set(rows) == set(TRANSFORMS)
+    assert all(row["n"] == 1 for row in rows.values())
+    assert rows["right hand (mirrored)"]["mean_abs_shift_months"] == pytest.approx(0.0, abs=1e-4)
+    assert rows["wide white border"]["mean_shift_months"] > 0  # a brighter frame, a higher "bone age"

@@ -65,11 +65,19 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def measure(predictor, images: list[tuple[str, np.ndarray, bool]]) -> dict:
-    """Per transformation: refused count (and reasons), bone-age shift against the clean upload."""
-    clean = {}
+def measure(predictor, images: list[tuple[str, np.ndarray, bool]]) -> tuple[dict, list[dict]]:
+    """Per transformation: refused count (and reasons), bone-age shift against the clean upload.
+
+    A plate the chain refuses as it is has no clean bone age to move from: it is left out of every
+    row and returned in the second list, with the reason.
+    """
+    clean, clean_refused = {}, []
     for name, pixels, male in images:
-        clean[name] = predictor.predict_pixels(pixels, male)
+        try:
+            clean[name] = predictor.predict_pixels(pixels, male)
+        except BoneAgeError as exc:
+            clean_refused.append({"id": name, "reason": str(exc)})
+    images = [image for image in images if image[0] in clean]
     rows = {}
     for kind, transform in TRANSFORMS.items():
         shifts, refused = [], []
@@ -91,7 +99,7 @@ def measure(predictor, images: list[tuple[str, np.ndarray, bool]]) -> dict:
             else None,
             "mean_shift_months": round(float(shifts.mean()), 2) if shifts.size else None,
         }
-    return rows
+    return rows, clean_refused
 
 
 def format_table(rows: dict) -> str:
@@ -129,11 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     from boneage.predictor import Predictor
 
     predictor = Predictor.load(args.weights)
-    rows = measure(predictor, atlas_images(args.atlas))
+    rows, clean_refused = measure(predictor, atlas_images(args.atlas))
     print(format_table(rows))
+    for refusal in clean_refused:
+        print(f"left out, refused as it is: {refusal['id']}: {refusal['reason']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=1) + "\n")
+        result = {"model": predictor.info.name, "version": predictor.info.version}
+        result |= {"clean_refused": clean_refused, "transformations": rows}
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 
