@@ -235,17 +235,23 @@ def test_category_shares_grow_uncertain_with_the_interval():
 
 
 @pytest.mark.parametrize(
-    "gap, english",
-    [(-1.0, "−1 month"), (11.0, "+11 months"), (-15.0, "−15 months (−1 year 3 months)"), (0.2, "+0 months")],
+    "gap, english, chinese",
+    [
+        (-1.0, "−1 month", "−1 個月"),
+        (11.0, "+11 months", "+11 個月"),
+        (-15.0, "−15 months (−1 year 3 months)", "−15 個月 (−1 歲 3 個月)"),
+        (0.2, "+0 months", "+0 個月"),
+    ],
 )
-def test_report_difference_reads_naturally(gap, english):
+def test_the_difference_reads_naturally_in_the_card_and_the_report(gap, english, chinese):
     """'−1 month', not '−1 months (−1 month)': years and months only from a year on."""
+    from boneage.meaning.i18n import format_difference
     from boneage.report.pdf import report_lines
 
+    assert format_difference(gap, "en") == english and format_difference(gap, "zh-TW") == chinese
     summary = {
         "bone_age_months": 120.0 + gap, "chronological_age_months": 120.0, "gap_months": gap, "sex": "male",
         "interval": None, "interpretation": {"category": "normal"},
         "model": {"name": "bone-age-test", "version": "1.0.0", "validation_mae_months": None},
     }  # fmt: skip
-    rows = dict(report_lines(summary, "en"))
-    assert rows[t("difference", "en")] == english
+    assert dict(report_lines(summary, "en"))[t("difference", "en")] == english

@@ -429,6 +429,19 @@ def format_duration(months: float, lang: str = "en") -> str:
     return ("-" if months < 0 and total else "") + " ".join(parts)
 
 
+def format_difference(gap_months: float, lang: str = "en") -> str:
+    """Bone age minus age, signed: '+4 months', '−1 month', '−15 months (−1 year 3 months)'.
+
+    Years and months are added only from a year on; below it they would repeat the number.
+    """
+    sign = "+" if gap_months >= 0 else "−"
+    months = round(abs(gap_months))
+    text = f"{sign}{months} {t('month' if months == 1 else 'months', lang)}"
+    if months >= 12:
+        text += f" ({sign}{format_duration(abs(gap_months), lang)})"
+    return text
+
+
 @cache
 def font_family(lang: str) -> list[str]:
     """Font names for matplotlib: DejaVu Sans first, the shipped CJK subset for Chinese glyphs."""

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from boneage.chain.preprocess import PreprocessResult
-from boneage.meaning.i18n import format_duration, t
+from boneage.meaning.i18n import format_difference, format_duration, t
 from boneage.predictor import Analysis, ModelInfo
 
 DISCLAIMER = t("disclaimer", "en")
@@ -128,7 +128,6 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
         return no_model_markdown(lang)
     bone = analysis.bone_age_months
     gap = analysis.gap_months or 0.0
-    sign = "+" if gap >= 0 else "−"
     error_line = typical_error_line(analysis.model, lang)
     months = t("months", lang)
     lines = [f"## {t('bone_age_heading', lang, months=f'{bone:.0f}', words=format_duration(bone, lang))}"]
@@ -142,7 +141,7 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
         f"| {t('measure', lang)} | {t('value', lang)} |",
         "|---|---|",
         f"| {t('chronological_age', lang)} | {age:.0f} {months} ({format_duration(age, lang)}) |",
-        f"| {t('difference', lang)} | {sign}{abs(gap):.0f} {months} ({sign}{format_duration(abs(gap), lang)}) |",
+        f"| {t('difference', lang)} | {format_difference(gap, lang)} |",
         f"| {t('assessment', lang)} | **{t('category_' + interpretation.category, lang)}** "
         f"({t(sd_key, lang, z=f'{interpretation.z_score:+.1f}')}) |",
         "",
@@ -179,7 +178,6 @@ def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) 
 
     bone, age = shared.bone_age_months, shared.chronological_age_months
     gap = bone - age
-    sign = "+" if gap >= 0 else "−"
     months = t("months", lang)
     meaning = interpret_gap(
         gap,
@@ -206,7 +204,7 @@ def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) 
         "|---|---|",
         f"| {t('sex_label', lang)} | {t(shared.sex, lang)} |",
         f"| {t('chronological_age', lang)} | {age:.0f} {months} ({format_duration(age, lang)}) |",
-        f"| {t('difference', lang)} | {sign}{abs(gap):.0f} {months} ({sign}{format_duration(abs(gap), lang)}) |",
+        f"| {t('difference', lang)} | {format_difference(gap, lang)} |",
         f"| {t('assessment', lang)} | **{t('category_' + meaning.category, lang)}** "
         f"({t(sd_key, lang, z=f'{meaning.z_score:+.1f}')}) |",
         "",

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from boneage import __version__
 from boneage.meaning.chart import figure_rgb, growth_chart
-from boneage.meaning.i18n import font_family, format_duration, t
+from boneage.meaning.i18n import font_family, format_difference, format_duration, t
 
 A4_INCHES = (8.27, 11.69)
 
@@ -47,12 +47,7 @@ def report_lines(summary: dict, lang: str) -> list[tuple[str, str]]:
                 f"{interval['low_months']:.0f}–{interval['high_months']:.0f} {t('months', lang)}",
             )
         )
-    sign = "+" if gap >= 0 else "−"
-    months = round(abs(gap))
-    difference = f"{sign}{months} {t('month' if months == 1 else 'months', lang)}"
-    if months >= 12:  # under a year, years-and-months would repeat the same number
-        difference += f" ({sign}{format_duration(abs(gap), lang)})"
-    rows.append((t("difference", lang), difference))
+    rows.append((t("difference", lang), format_difference(gap, lang)))
     category = summary["interpretation"]["category"]
     rows.append((t("assessment", lang), t(f"category_{category}", lang)))
     model = summary["model"]
