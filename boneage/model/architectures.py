@@ -137,9 +137,12 @@ def list_models() -> list[str]:
 
 
 def describe_architecture(name: str, kwargs: dict) -> str:
-    """How a person reads an architecture: an ensemble names its members."""
+    """How a person reads an architecture: an ensemble names its members, joined by '+'.
+
+    No words around the names: the result card shows this in every language.
+    """
     if name == "ensemble":
-        return "ensemble of " + " + ".join(spec["architecture"] for spec in kwargs.get("members", []))
+        return " + ".join(spec["architecture"] for spec in kwargs.get("members", []))
     return name
 
 
