@@ -24,6 +24,7 @@ from boneage.meaning.chart import chart_data
 from boneage.meaning.interval import IntervalCalibration
 from boneage.meaning.reference import Interpretation, interpret_gap
 from boneage.model.architectures import BoneAgeRegressor, describe_architecture
+from boneage.model.folding import fold_batch_norms
 from boneage.model.heatmap import grad_cam
 from boneage.model.loading import load_model
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, resolve_weights
@@ -138,8 +139,9 @@ class Predictor:
     """A loaded model with its manifest; load once, call many times (thread-safe for inference)."""
 
     def __init__(self, model: BoneAgeRegressor, manifest: Manifest, source: str = "explicit"):
-        # channels-last convolutions are 10-20 % faster on CPU for the same numbers.
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        # A copy with the batch norms folded into the convolutions (the caller's model is left as
+        # it is, e.g. for train.py to save); channels-last is 10-20 % faster on CPU, same numbers.
+        self.model = fold_batch_norms(model, manifest.input_size).to(memory_format=torch.channels_last)
         self.manifest = manifest
         self.info = ModelInfo.from_manifest(manifest, source)
         self._grad_lock = threading.Lock()

@@ -76,3 +76,53 @@ def test_mapped_imagenet_weights_still_recognise_a_cat(arch):
         )
     top = set(logits.topk(2).indices[0].tolist())
     assert top <= set(range(281, 286)), top
+
+
+def _with_trained_looking_norms(model: torch.nn.Module) -> torch.nn.Module:
+    """Random batch-norm statistics and affine values: with the defaults (0, 1) folding is trivial."""
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.5)
+            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(shape, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(shape, generator=generator) * 0.2)
+    return model.eval()
+
+
+@pytest.mark.parametrize("arch", ["efficientnet-lite0-sex", "efficientnet-lite1-sex"])
+def test_folded_batch_norms_compute_the_same_bone_age(arch):
+    from boneage.model.folding import fold_batch_norms
+
+    model = _with_trained_looking_norms(create_model(arch))
+    keys = set(model.state_dict())
+    folded = fold_batch_norms(model, input_size=96)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert set(model.state_dict()) == keys  # the caller's model is untouched (train.py saves it)
+    images, male = torch.rand(3, 1, 96, 96), torch.tensor([0.0, 1.0, 1.0])
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(images, male), model(images, male), atol=1e-3, rtol=0)
+
+
+def test_folding_keeps_a_model_whose_norm_does_not_follow_its_conv():
+    """Adjacent in registration order but applied the other way round: folding would change the
+    function, so the check against the original keeps the model unfolded."""
+    from boneage.model.architectures import BoneAgeRegressor
+    from boneage.model.folding import fold_batch_norms
+
+    class NormFirst(BoneAgeRegressor):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+            self.norm = torch.nn.BatchNorm2d(1)
+
+        def forward_standardised(self, images, male):
+            return self.conv(self.norm(images)).mean(dim=(1, 2, 3))
+
+    model = _with_trained_looking_norms(NormFirst())
+    kept = fold_batch_norms(model, input_size=16)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in kept.modules())
+    images = torch.rand(2, 1, 16, 16)
+    with torch.inference_mode():
+        torch.testing.assert_close(kept(images, torch.ones(2)), model(images, torch.ones(2)))
