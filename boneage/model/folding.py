@@ -2,8 +2,8 @@
 
 In eval mode a batch norm is a fixed per-channel scale and shift, so it can be written into the
 preceding convolution's weights and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``). The
-network computes the same function with a third fewer passes over memory: on 2 CPU cores the
-served pair of networks took 40 ms instead of 67 for two views (docs/model.md).
+network computes the same function without the norms' separate passes over memory: on 2 CPU
+cores the served pair of networks took 43 ms instead of 55 per answer (benchmarks/README.md).
 
 A convolution and a batch norm are folded when they are adjacent children of one module, the
 order in which timm's EfficientNets register and call them. Because registration order is not
