@@ -143,8 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"left out, refused as it is: {refusal['id']}: {refusal['reason']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        result = {"model": predictor.info.name, "version": predictor.info.version}
-        result |= {"clean_refused": clean_refused, "transformations": rows}
+        result = {
+            "model": predictor.info.name,
+            "version": predictor.info.version,
+            "clean_refused": clean_refused,
+            "transformations": rows,
+        }
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 

@@ -26,22 +26,23 @@ FOLD_TOLERANCE_MONTHS = 1e-3
 
 
 def fold_batch_norms(model: nn.Module, input_size: int = 256) -> nn.Module:
-    """An eval-mode copy of ``model`` with its batch norms folded; ``model`` itself is untouched.
+    """A copy of ``model`` (put in eval mode) with its batch norms folded; ``model``'s weights are
+    untouched, so a caller can still save them.
 
-    Returns the unfolded copy when folding would change the output by more than
-    ``FOLD_TOLERANCE_MONTHS`` (a layout this pairing does not understand).
+    Returns ``model`` itself when there is nothing to fold, or when folding would change the
+    output by more than ``FOLD_TOLERANCE_MONTHS`` (a layout this pairing does not understand).
     """
-    original = copy.deepcopy(model).eval()
-    folded = copy.deepcopy(original)
+    model.eval()
+    folded = copy.deepcopy(model)
     if _fold_children(folded) == 0:
-        return original
+        return model
     images = torch.rand(2, 1, input_size, input_size, generator=torch.Generator().manual_seed(0))
     male = torch.tensor([0.0, 1.0])
     with torch.inference_mode():
-        difference = (original(images, male) - folded(images, male)).abs().max().item()
+        difference = (model(images, male) - folded(images, male)).abs().max().item()
     if difference > FOLD_TOLERANCE_MONTHS:
         log.warning("Batch-norm folding changed the output by %.3g months; serving unfolded.", difference)
-        return original
+        return model
     return folded
 
 

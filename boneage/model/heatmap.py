@@ -44,7 +44,7 @@ def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
     """
     members = getattr(model, "members", None)
     if members is not None:  # an ensemble: where each member looked, equally weighted
-        return _mean_map([grad_cam(member, image, male) for member in members])
+        return _scaled_to_one(np.mean([grad_cam(member, image, male) for member in members], axis=0))
     size = image.shape[0]
     outputs: list[torch.Tensor] = []
     caller = threading.get_ident()
@@ -69,13 +69,12 @@ def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * activation).sum(dim=1))[0].detach().numpy()
     cam = cv2.resize(cam, (size, size), interpolation=cv2.INTER_CUBIC)
-    cam = np.clip(cam, 0, None)
-    return (cam / cam.max()).astype(np.float32) if cam.max() > 0 else np.zeros_like(cam, np.float32)
+    return _scaled_to_one(np.clip(cam, 0, None))
 
 
-def _mean_map(maps: list[np.ndarray]) -> np.ndarray:
-    mean = np.mean(maps, axis=0)
-    return (mean / mean.max()).astype(np.float32) if mean.max() > 0 else np.zeros_like(mean, np.float32)
+def _scaled_to_one(heat: np.ndarray) -> np.ndarray:
+    """A non-negative map divided by its peak (all zeros stays zeros), as float32."""
+    return (heat / heat.max()).astype(np.float32) if heat.max() > 0 else np.zeros_like(heat, np.float32)
 
 
 def overlay_heatmap(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
