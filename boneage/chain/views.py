@@ -12,7 +12,7 @@ import numpy as np
 TTA_VIEWS: dict[str, list[dict]] = {
     "none": [],
     "zoom": [{}, {"scale": 0.93}, {"scale": 1.04}],
-    # Two views: an ensemble's members each see both, within the latency budget (docs/model.md).
+    # Two views: what fits the latency budget for one network at 448 px, or each of two at 256 (docs/model.md).
     "zoom2": [{}, {"scale": 0.93}],
     "zoom+rotate": [{}, {"scale": 0.93}, {"scale": 1.04}, {"angle": -6.0}, {"angle": 6.0}],
 }
