@@ -46,7 +46,9 @@ class ModelInfo:
         return cls(
             name=manifest.name,
             version=manifest.version,
-            architecture=describe_architecture(manifest.architecture, manifest.architecture_kwargs),
+            architecture=describe_architecture(
+                manifest.architecture, manifest.architecture_kwargs, manifest.input_size
+            ),
             source=source,
             validation_mae_months=manifest.validation_mae,
             trained_on=str(manifest.training.get("dataset", "unknown")),

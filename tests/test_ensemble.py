@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from boneage.model.architectures import BoneAgeEnsemble, create_model
+from boneage.chain.preprocess import to_model_input
+from boneage.model.architectures import BoneAgeEnsemble, create_model, describe_architecture, resize_square
 from boneage.model.heatmap import grad_cam
 from boneage.predictor import Predictor
 from boneage.training.data import read_samples
@@ -59,6 +60,51 @@ def test_an_ensemble_predicts_the_mean_of_its_members(members, kaggle_dataset: P
     ages = [p.analyse(sample.path, sample.male, 100).bone_age_months for p in (ensemble, *alone)]
     assert ages[1] != pytest.approx(ages[2], abs=0.01)  # the members differ, so the mean says something
     assert ages[0] == pytest.approx((ages[1] + ages[2]) / 2, abs=1e-3)
+
+
+def test_a_member_that_learnt_at_another_size_reads_the_chain_resized(
+    members, kaggle_dataset: Path, tmp_path: Path
+):
+    """One chain per upload, at the ensemble's size; the 32 px member reads its image at 32 px."""
+    common = ["--data", str(kaggle_dataset), *TINY, "--size", "48"]
+    assert main([*common, "--epochs", "1", "--out", str(tmp_path / "big")]) == 0
+    big = _weights(tmp_path / "big")
+    args = [*common, "--epochs", "0", "--ensemble-of", str(big), str(members[0])]
+    assert main([*args, "--out", str(tmp_path / "mixed")]) == 0
+
+    manifest = json.loads((tmp_path / "mixed" / "manifest.json").read_text())
+    assert manifest["input_size"] == 48 and manifest["preprocess"]["size"] == 48
+    assert manifest["architecture_kwargs"]["members"] == [
+        {"architecture": "seed-cnn", "input_size": 48},
+        {**SEED_CNN, "resize_to": 32},
+    ]
+    ensemble = Predictor.load(explicit=tmp_path / "mixed")
+    assert ensemble.info.architecture == "seed-cnn 48 px + seed-cnn 32 px"
+    alone = [Predictor.load(explicit=path.parent).model for path in (big, members[0])]
+    image = np.random.default_rng(1).random((48, 48)).astype(np.float32)
+    inputs, male = to_model_input([image]), torch.tensor([1.0])
+    with torch.inference_mode():
+        expected = (alone[0](inputs, male) + alone[1](resize_square(inputs, 32), male)) / 2
+        assert ensemble.model(inputs, male).item() == pytest.approx(expected.item(), abs=1e-3)
+    assert ensemble.heatmap(image, male=True).shape == (48, 48)
+
+
+def test_resize_square_keeps_a_uniform_image_uniform_and_leaves_its_own_size_alone():
+    images = torch.full((2, 1, 48, 48), -1.0)  # the black background, standardised
+    assert resize_square(images, 48) is images and resize_square(images, None) is images
+    smaller = resize_square(images, 32)
+    assert smaller.shape == (2, 1, 32, 32)
+    torch.testing.assert_close(smaller, torch.full_like(smaller, -1.0))
+
+
+def test_the_architecture_names_each_members_side_only_when_they_differ():
+    same = {"members": [LITE0, LITE0]}
+    mixed = {"members": [LITE0, {**LITE0, "resize_to": 384}]}
+    assert describe_architecture("ensemble", same, 448) == "efficientnet-lite0-sex + efficientnet-lite0-sex"
+    assert describe_architecture("ensemble", mixed, 448) == (
+        "efficientnet-lite0-sex 448 px + efficientnet-lite0-sex 384 px"
+    )
+    assert describe_architecture("efficientnet-lite0-sex", {}, 448) == "efficientnet-lite0-sex"
 
 
 def test_float16_weights_are_half_the_size_and_measured_as_stored(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 DEFAULT_TARGET_MEAN = 127.0  # RSNA training set: mean bone age ~127 months, sd ~41
@@ -95,11 +96,14 @@ class TimmSexRegressor(BoneAgeRegressor):
 
 
 class BoneAgeEnsemble(BoneAgeRegressor):
-    """The mean bone age of several trained regressors, each seeing the same input.
+    """The mean bone age of several trained regressors, each seeing the same processed image.
 
     Independently trained networks err partly independently: two of them averaged were 0.15
     months closer than either alone on validation (docs/model.md). Each member keeps its own
-    label mean and spread; ``members`` is a list of ``{"architecture": name, **kwargs}``. An
+    label mean and spread; ``members`` is a list of ``{"architecture": name, **kwargs}``. A
+    member that learnt at another input size says so with ``"resize_to": side``: the app runs
+    the chain once, at the ensemble's size, and that member reads the image resized to its own
+    side (which a 384 px network read as well as its own chain's output, docs/model.md). An
     ensemble is assembled from trained members, never trained as one.
     """
 
@@ -108,16 +112,32 @@ class BoneAgeEnsemble(BoneAgeRegressor):
         if len(members) < 2:
             raise ValueError("an ensemble needs at least two members")
         self.members = nn.ModuleList(
-            create_model(spec["architecture"], **{k: v for k, v in spec.items() if k != "architecture"})
-            for spec in members
+            create_model(spec["architecture"], **_member_kwargs(spec)) for spec in members
         )
+        self.member_sides: list[int | None] = [spec.get("resize_to") for spec in members]
         self.uses_sex = any(member.uses_sex for member in self.members)
 
     def forward_standardised(self, images: torch.Tensor, male: torch.Tensor) -> torch.Tensor:
         return (self.forward(images, male) - self.target_mean) / self.target_std
 
     def forward(self, images: torch.Tensor, male: torch.Tensor) -> torch.Tensor:
-        return torch.stack([member(images, male) for member in self.members]).mean(dim=0)
+        months = [
+            member(resize_square(images, side), male)
+            for member, side in zip(self.members, self.member_sides, strict=True)
+        ]
+        return torch.stack(months).mean(dim=0)
+
+
+def _member_kwargs(spec: dict) -> dict:
+    return {key: value for key, value in spec.items() if key not in ("architecture", "resize_to")}
+
+
+def resize_square(images: torch.Tensor, side: int | None) -> torch.Tensor:
+    """Images (N, C, H, W) resized to ``side`` x ``side`` (antialiased, so a reduction averages
+    pixels as the chain's letterbox does); unchanged when ``side`` is None or already theirs."""
+    if side is None or tuple(images.shape[-2:]) == (side, side):
+        return images
+    return F.interpolate(images, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
 
 
 # name -> (constructor, default keyword arguments)
@@ -136,14 +156,18 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def describe_architecture(name: str, kwargs: dict) -> str:
+def describe_architecture(name: str, kwargs: dict, input_size: int | None = None) -> str:
     """How a person reads an architecture: an ensemble names its members, joined by '+'.
 
-    No words around the names: the result card shows this in every language.
+    Members that read the image at different sizes carry their side in pixels. No words around
+    the names: the result card shows this in every language.
     """
-    if name == "ensemble":
-        return " + ".join(spec["architecture"] for spec in kwargs.get("members", []))
-    return name
+    if name != "ensemble":
+        return name
+    members = kwargs.get("members", [])
+    if not any("resize_to" in spec for spec in members):
+        return " + ".join(spec["architecture"] for spec in members)
+    return " + ".join(f"{spec['architecture']} {spec.get('resize_to', input_size)} px" for spec in members)
 
 
 def create_model(name: str, **kwargs) -> BoneAgeRegressor:

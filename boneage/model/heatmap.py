@@ -42,10 +42,14 @@ def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
     request's activations, made without gradients, and the request failed.) No global state
     is touched: gradients are enabled for this thread only.
     """
+    size = image.shape[0]
     members = getattr(model, "members", None)
     if members is not None:  # an ensemble: where each member looked, equally weighted
-        return _scaled_to_one(np.mean([grad_cam(member, image, male) for member in members], axis=0))
-    size = image.shape[0]
+        maps = [
+            _resized(grad_cam(member, _resized(image, side or size), male), size)
+            for member, side in zip(members, model.member_sides, strict=True)
+        ]
+        return _scaled_to_one(np.mean(maps, axis=0))
     outputs: list[torch.Tensor] = []
     caller = threading.get_ident()
 
@@ -70,6 +74,14 @@ def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
     cam = torch.relu((weights * activation).sum(dim=1))[0].detach().numpy()
     cam = cv2.resize(cam, (size, size), interpolation=cv2.INTER_CUBIC)
     return _scaled_to_one(np.clip(cam, 0, None))
+
+
+def _resized(image: np.ndarray, side: int) -> np.ndarray:
+    """A square float image at ``side`` pixels (as the ensemble member that reads it there)."""
+    if image.shape[0] == side:
+        return image
+    interpolation = cv2.INTER_AREA if side < image.shape[0] else cv2.INTER_CUBIC
+    return cv2.resize(image, (side, side), interpolation=interpolation)
 
 
 def _scaled_to_one(heat: np.ndarray) -> np.ndarray:

@@ -3,7 +3,9 @@
 Each member is a ``.safetensors`` file written by ``train.py``, with the ``manifest.json`` that
 describes it beside it: the manifest says what architecture to build and which chain the member
 learnt from. The members must share one chain, because the app runs the chain once per upload;
-and none may have learnt from this run's validation images.
+only its output size may differ, and a member that learnt at another size reads the chain's
+image resized to its own (``BoneAgeEnsemble``). None may have learnt from this run's validation
+images.
 """
 
 from __future__ import annotations
@@ -37,21 +39,25 @@ def member_manifest(path: Path) -> Manifest:
 
 
 def member_specs(paths: list[Path], preprocess: dict) -> list[dict]:
-    """``BoneAgeEnsemble``'s ``members`` argument; every member must have learnt from ``preprocess``."""
+    """``BoneAgeEnsemble``'s ``members`` argument; every member must have learnt from ``preprocess``,
+    up to the output size, which only sets the side a member reads (``resize_to``)."""
     specs = []
     for path in paths:
         manifest = member_manifest(path)
-        if manifest.preprocess != preprocess:
-            differing = sorted(
-                key
-                for key in set(manifest.preprocess) | set(preprocess)
-                if manifest.preprocess.get(key) != preprocess.get(key)
-            )
+        differing = sorted(
+            key
+            for key in set(manifest.preprocess) | set(preprocess)
+            if key != "size" and manifest.preprocess.get(key) != preprocess.get(key)
+        )
+        if differing:
             raise EnsembleMemberError(
                 f"{path} learnt from another chain than this run's (differs in {', '.join(differing)}); "
                 "an ensemble's members share one chain."
             )
-        specs.append({"architecture": manifest.architecture, **manifest.architecture_kwargs})
+        spec = {"architecture": manifest.architecture, **manifest.architecture_kwargs}
+        if manifest.preprocess.get("size") != preprocess.get("size"):
+            spec["resize_to"] = manifest.preprocess["size"]
+        specs.append(spec)
     return specs
 
 
