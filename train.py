@@ -22,34 +22,30 @@ import argparse
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from boneage.chain.source import SourceTransform
 from boneage.chain.views import TTA_VIEWS
 from boneage.errors import BoneAgeError
 from boneage.model.architectures import list_models
-from boneage.training.loop import LOSSES, TrainConfig, train
+from boneage.training.loop import LOSSES, TrainConfig, run_rule_broken, train
 from boneage.weights import WEIGHT_DTYPES
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.ensemble_of and (args.epochs != 0 or args.init_from or args.pretrained):
-        parser.error(
-            "--ensemble-of assembles trained members: give --epochs 0, not --init-from or --pretrained"
-        )
-    if args.arch == "ensemble" and not args.ensemble_of:
-        parser.error("--arch ensemble is assembled from trained members: give --ensemble-of")
-    if args.epochs == 0 and args.init_from is None and not args.ensemble_of:
-        parser.error("--epochs 0 evaluates and writes the weights given with --init-from; give --init-from")
     if args.median_kernel > 1 and args.median_kernel % 2 == 0:
         parser.error(f"--median-kernel must be odd (or 1 for no median filter), not {args.median_kernel}")
+    config = config_from_args(args, argv)
+    if broken := run_rule_broken(config):  # the library refuses the same configs (train raises)
+        parser.error(broken)
     if args.download:
         from boneage.training.download import download_rsna
 
-        args.data = download_rsna()
-    return config_from_args(args, argv)
+        config = replace(config, data_dir=download_rsna())
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from boneage.model.architectures import BoneAgeEnsemble, create_model, describe_
 from boneage.model.heatmap import grad_cam
 from boneage.predictor import Predictor
 from boneage.training.data import read_samples
+from boneage.training.loop import train
 from boneage.weights import stored_state
 from train import main, parse_args
 
@@ -172,17 +174,33 @@ def test_a_member_without_its_manifest_is_refused(members, kaggle_dataset: Path,
     assert "No manifest.json beside" in capsys.readouterr().err
 
 
+PAIR = ("a.safetensors", "b.safetensors")
+
+
 @pytest.mark.parametrize(
-    "extra, message",
+    "extra, fields, message",
     [
-        (["--ensemble-of", "a.safetensors", "b.safetensors", "--epochs", "3"], "--epochs 0"),
-        (["--arch", "ensemble", "--epochs", "0", "--init-from", "a.safetensors"], "--ensemble-of"),
+        (["--ensemble-of", *PAIR, "--epochs", "3"], {"ensemble_of": PAIR, "epochs": 3}, "--epochs 0"),
+        (
+            ["--arch", "ensemble", "--epochs", "0", "--init-from", PAIR[0]],
+            {"architecture": "ensemble", "epochs": 0, "init_from": PAIR[0]},
+            "--ensemble-of",
+        ),
+        (["--epochs", "0"], {"epochs": 0}, "give --init-from"),
     ],
 )
-def test_an_ensemble_is_assembled_never_trained(extra, message, kaggle_dataset: Path, capsys):
+def test_an_ensemble_is_assembled_never_trained(
+    extra, fields, message, kaggle_dataset: Path, tmp_path: Path, capsys
+):
+    """The command line and the library refuse the same runs, in the same words."""
     with pytest.raises(SystemExit):
         parse_args(["--data", str(kaggle_dataset), *extra])
     assert message in capsys.readouterr().err
+
+    runnable = parse_args(["--data", str(kaggle_dataset), "--out", str(tmp_path), *TINY, "--epochs", "1"])
+    with pytest.raises(ValueError, match=message):
+        train(replace(runnable, **fields))
+    assert not (tmp_path / "manifest.json").exists()
 
 
 def test_an_ensemble_needs_two_members():

@@ -196,12 +196,10 @@ def train(config: TrainConfig) -> dict:
     run (optimiser, schedule, a checkpoint to resume), run the epochs, then evaluate and write.
     """
     started = time.time()
+    if broken := run_rule_broken(config):
+        raise ValueError(broken)
     if config.ensemble_of:
         config = with_ensemble(config)
-    elif config.epochs == 0 and config.init_from is None:
-        raise ValueError(
-            "--epochs 0 evaluates and writes the weights given with --init-from; none were given"
-        )
     seed_everything(config.seed)
     device, world = _devices(config)
     out_dir = Path(config.out_dir)
@@ -287,14 +285,22 @@ def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> Prep
     )
 
 
+def run_rule_broken(config: TrainConfig) -> str | None:
+    """Why ``config`` cannot run, in the command line's words (``train.py`` shows it as a usage
+    error, ``train`` raises it); None when it can."""
+    if config.ensemble_of and (config.epochs != 0 or config.init_from or config.pretrained):
+        return "--ensemble-of assembles trained members: give --epochs 0, not --init-from or --pretrained"
+    if config.architecture == "ensemble" and not config.ensemble_of:
+        return "--arch ensemble is assembled from trained members: give --ensemble-of"
+    if config.epochs == 0 and config.init_from is None and not config.ensemble_of:
+        return "--epochs 0 evaluates and writes the weights given with --init-from; give --init-from"
+    return None
+
+
 def with_ensemble(config: TrainConfig) -> TrainConfig:
     """The config of an ensemble run: its architecture names the members, read from their manifests."""
     from boneage.training.ensemble import member_specs
 
-    if config.epochs != 0 or config.init_from or config.pretrained:
-        raise ValueError(
-            "an ensemble is assembled from trained members: --epochs 0, no --init-from or --pretrained"
-        )
     members = member_specs(list(config.ensemble_of), config.preprocess_config().to_dict())
     return replace(config, architecture="ensemble", architecture_kwargs={"members": members})
 
