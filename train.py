@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="SAFETENSORS",
         help="assemble an ensemble of trained members (each with its manifest.json beside it); "
-        "with --epochs 0 it is measured and written like one model",
+        "with --epochs 0 it is measured and written like one model. Members share the chain; "
+        "one that learnt at another --size reads its output resized to its own",
     )
     parser.add_argument(
         "--weights-dtype",
