@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from boneage.chain.preprocess import to_model_input
+from boneage.model.architectures import resize_square
 
 MIN_GRID_FRACTION = 1 / 16
 
@@ -77,11 +78,8 @@ def grad_cam(model: nn.Module, image: np.ndarray, male: bool) -> np.ndarray:
 
 
 def _resized(image: np.ndarray, side: int) -> np.ndarray:
-    """A square float image at ``side`` pixels (as the ensemble member that reads it there)."""
-    if image.shape[0] == side:
-        return image
-    interpolation = cv2.INTER_AREA if side < image.shape[0] else cv2.INTER_CUBIC
-    return cv2.resize(image, (side, side), interpolation=interpolation)
+    """A square float image at ``side`` pixels, resized as the ensemble resizes a member's input."""
+    return resize_square(torch.from_numpy(image)[None, None], side)[0, 0].numpy()
 
 
 def _scaled_to_one(heat: np.ndarray) -> np.ndarray:

@@ -210,7 +210,7 @@ def train(config: TrainConfig) -> dict:
             f"{len(data.train_idx)} training / {len(data.val_idx)} validation images, "
             f"{len(data.cache.refused)} refused, on {device} x {world.world_size}"
         )
-    model, init_source = build_model(config, data)
+    model, started_from = build_model(config, data)
     if world.is_main:  # the split goes beside the checkpoint now, so that a stopped run has it too
         write_split(out_dir, [s.id for s in data.train_set], [s.id for s in data.val_set])
     run = start_run(config, model, data, device, world, out_dir / CHECKPOINT_NAME)
@@ -219,7 +219,7 @@ def train(config: TrainConfig) -> dict:
         return {"worker_rank": world.rank}
     if run.state.epoch < run.state.planned_epochs:
         return {"stopped_after": run.state.epoch, "history": run.state.history}
-    return finish(config, run, data, init_source, out_dir)
+    return finish(config, run, data, started_from, out_dir)
 
 
 @dataclass
@@ -305,11 +305,13 @@ def with_ensemble(config: TrainConfig) -> TrainConfig:
     return replace(config, architecture="ensemble", architecture_kwargs={"members": members})
 
 
-def build_model(config: TrainConfig, data: PreparedData) -> tuple[BoneAgeRegressor, dict | None]:
+def build_model(config: TrainConfig, data: PreparedData) -> tuple[BoneAgeRegressor, dict]:
     """The architecture with the training labels' mean and spread; ImageNet or a trained start.
 
-    A trained start must not have learnt from this run's validation images (checked against the
-    split beside it; ``init_from.val_images_seen`` is null when it has none).
+    Also returns the manifest's ``training`` fields that say where the weights came from:
+    ``init_from`` (one trained start), ``ensemble_of`` (the members), or nothing. A trained start
+    must not have learnt from this run's validation images (checked against the split beside it;
+    ``init_from.val_images_seen`` is null when it has none).
     """
     ages = np.array([s.boneage for s in data.train_set])
     model = create_model(
@@ -330,12 +332,11 @@ def build_model(config: TrainConfig, data: PreparedData) -> tuple[BoneAgeRegress
             "ensemble_of": load_members(model, list(config.ensemble_of), [s.id for s in data.val_set])
         }
     if not config.init_from:
-        return model, None
+        return model, {}
     seen = check_validation_unseen(config.init_from, [s.id for s in data.val_set])
     if seen is None:
         tqdm.write(f"warning: no {SPLIT_NAME} beside {config.init_from}: cannot check what it was trained on")
-    init_source = load_initial_weights(model, config.init_from)
-    return model, {**init_source, "val_images_seen": seen}
+    return model, {"init_from": {**load_initial_weights(model, config.init_from), "val_images_seen": seen}}
 
 
 def start_run(
@@ -498,9 +499,7 @@ def _fit_schedule_to_budget(config, run: Run, started: float, step_starts, train
         progress.total = fit
 
 
-def finish(
-    config: TrainConfig, run: Run, data: PreparedData, init_source: dict | None, out_dir: Path
-) -> dict:
+def finish(config: TrainConfig, run: Run, data: PreparedData, started_from: dict, out_dir: Path) -> dict:
     """The best epoch's weights, measured on validation (and as served), written with their manifest."""
     finished_epochs = time.time()  # epochs are counted in state.elapsed_s, across resumes
     state = run.state
@@ -519,10 +518,7 @@ def finish(
     if config.time_budget_s is not None:
         fields_["training"]["time_budget_s"] = config.time_budget_s
     fields_["interval"] = _calibrate_interval(evaluation)
-    if init_source:  # an ensemble's members, or the one trained start
-        fields_["training"].update(
-            init_source if "ensemble_of" in init_source else {"init_from": init_source}
-        )
+    fields_["training"].update(started_from)  # the one trained start, or an ensemble's members
     fields_["training"]["weights_dtype"] = config.weights_dtype
     fields_["training"].update(
         {
