@@ -18,9 +18,9 @@ from boneage.web.handlers import Handlers
 from boneage.web.layout import build_demo
 from boneage.web.runtime import limit_malloc_arenas
 from boneage.web.served import ServedModel
-from boneage.web.settings import CONCURRENCY, CSS, QUEUE_SIZE, TORCH_THREADS
+from boneage.web.settings import CONCURRENCY, CSS, ONNX_RUNTIME, QUEUE_SIZE, TORCH_THREADS
 
-served = ServedModel.start(TORCH_THREADS)
+served = ServedModel.start(TORCH_THREADS, ONNX_RUNTIME)
 demo = build_demo(Handlers(served, share_secret()), Endpoints(served), CONCURRENCY)
 
 if __name__ == "__main__":

@@ -49,15 +49,33 @@ def train_timing_weights(out: Path, architecture: str, size: int) -> Path:
 
 
 @contextmanager
-def app_server(weights: Path, concurrency: int, threads: int, log: Path):
+def app_server(weights: Path, concurrency: int, threads: int, log: Path, onnx_runtime: bool = True):
     """Start app.py with one serving setting; yield (url, pid, perf_counter at launch)."""
     settings = {
         "BONEAGE_CONCURRENCY": str(concurrency),
         "BONEAGE_TORCH_THREADS": str(threads),
         "BONEAGE_QUEUE_SIZE": "64",
+        "BONEAGE_ONNX_RUNTIME": "1" if onnx_runtime else "0",
     }
     with app_process(weights, log, extra_env=settings) as (url, process, launched):
         yield url, process.pid, launched
+
+
+def wait_for_runtime(log: Path, onnx_runtime: bool, timeout: float = 120.0) -> str:
+    """The runtime the app settled on, once it has (its log says "Serving with ..."), so that load
+    is timed after the switch to ONNX Runtime, not during its export."""
+    deadline = time.time() + timeout
+    while onnx_runtime and time.time() < deadline:
+        text = log.read_text()
+        if "Serving with onnxruntime" in text:
+            return "onnxruntime"
+        if "Serving with PyTorch" in text:
+            break
+        time.sleep(0.2)
+    else:
+        if onnx_runtime:
+            raise TimeoutError(f"the app never said which runtime serves:\n{log.read_text()}")
+    return "pytorch"
 
 
 def drive(
@@ -221,6 +239,9 @@ def main() -> int:
     parser.add_argument("--extras", type=int, default=10, help="sequential /report and /heatmap requests")
     parser.add_argument("--soak-setting", help="CONCURRENCYxTHREADS for the soak (default: the fastest)")
     parser.add_argument("--quick", action="store_true", help="one setting, 1 and 8 callers, 200-request soak")
+    parser.add_argument(
+        "--pytorch", action="store_true", help="serve with PyTorch only (BONEAGE_ONNX_RUNTIME=0)"
+    )
     parser.add_argument("--out", default="load.json")
     args = parser.parse_args()
     if args.quick:
@@ -234,13 +255,17 @@ def main() -> int:
         callers = [int(c) for c in args.callers.split(",")]
         rows = []
         for concurrency, threads in settings:
-            with app_server(weights, concurrency, threads, tmp / "app.log") as (url, pid, launched):
+            log = tmp / "app.log"
+            with app_server(weights, concurrency, threads, log, not args.pytorch) as (url, pid, launched):
                 page = time.perf_counter() - launched
                 first = first_prediction_s(url, image)
                 ready = time.perf_counter() - launched
+                runtime = wait_for_runtime(log, not args.pytorch)
                 for count in callers:
                     result = drive(url, pid, image, count, args.per_caller)
-                    rows.append({"concurrency": concurrency, "torch_threads": threads, **result})
+                    rows.append(
+                        {"concurrency": concurrency, "torch_threads": threads, "runtime": runtime, **result}
+                    )
                     rows[-1].update(
                         cold_start_page_s=page, cold_start_first_answer_s=ready, first_prediction_s=first
                     )
@@ -254,8 +279,9 @@ def main() -> int:
         )
         soak_result, extras, interactive = None, [], None
         if args.soak or args.extras:
-            with app_server(weights, *soak_setting, tmp / "soak.log") as (url, pid, _):
+            with app_server(weights, *soak_setting, tmp / "soak.log", not args.pytorch) as (url, pid, _):
                 first_prediction_s(url, image)
+                wait_for_runtime(tmp / "soak.log", not args.pytorch)
                 interactive = page_interactive_s(url)
                 if interactive is not None:
                     print(f"page interactive after {interactive:.2f} s")
@@ -265,8 +291,9 @@ def main() -> int:
                     )
                     print(f"{endpoint}: p50 {extras[-1]['p50_s']:.3f} s")
         if args.soak:  # a fresh server, so its memory is that of the soak alone
-            with app_server(weights, *soak_setting, tmp / "soak.log") as (url, pid, _):
+            with app_server(weights, *soak_setting, tmp / "soak.log", not args.pytorch) as (url, pid, _):
                 first_prediction_s(url, image)
+                wait_for_runtime(tmp / "soak.log", not args.pytorch)
                 soak_result = {
                     "concurrency": soak_setting[0],
                     "torch_threads": soak_setting[1],
@@ -298,6 +325,7 @@ def main() -> int:
         [
             "concurrency",
             "torch_threads",
+            "runtime",
             "callers",
             "requests",
             "errors",

@@ -7,7 +7,8 @@ resized to a full-resolution RSNA export (long side 2000 px). The first rows are
 model in weights/ (its own chain settings, source transform and TTA views), when there is one;
 the others use randomly initialised weights of each registered architecture: speed depends on
 the architecture, not on the values, and no weights are saved. The "as shipped" rows put another
-backbone behind the shipped model's chain and views. Prints a table and writes
+backbone behind the shipped model's chain and views. The served rows are measured twice: with
+PyTorch, and with ONNX Runtime as the app answers once its export is ready ("runtime"). Prints a table and writes
 benchmarks/results/predict.json.
 """
 
@@ -80,6 +81,12 @@ def main() -> int:
             model = create_model(name)
             manifest = replace(shipped.manifest, name=name, architecture=name, architecture_kwargs={})
             candidates.append((f"as shipped: {name}", Predictor(model, manifest), time.perf_counter() - t0))
+        # The same networks as the app answers once its ONNX Runtime form is ready.
+        for name, predictor, _ in list(candidates):
+            onnx = Predictor(predictor.model, predictor.manifest)
+            t0 = time.perf_counter()
+            if onnx.use_onnx_runtime():
+                candidates.append((name, onnx, time.perf_counter() - t0))
     for name, size in ARCHITECTURES:
         config = PreprocessConfig(size=size)
         kwargs = {"input_size": size} if name == "seed-cnn" else {}
@@ -114,6 +121,7 @@ def main() -> int:
             rows.append(
                 {
                     "architecture": name,
+                    "runtime": predictor.runtime.split()[0],
                     "input_px": size,
                     "upload": upload,
                     "refused": refused,
@@ -139,6 +147,7 @@ def main() -> int:
         result["rows"],
         [
             "architecture",
+            "runtime",
             "input_px",
             "upload",
             "refused",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,7 +28,10 @@ from boneage.model.architectures import BoneAgeRegressor, describe_architecture
 from boneage.model.folding import fold_batch_norms
 from boneage.model.heatmap import grad_cam
 from boneage.model.loading import load_model
+from boneage.model.onnx_runtime import OnnxExportError, export_regressor
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, resolve_weights
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -140,11 +144,20 @@ def _round(value: float | None) -> float | None:
 class Predictor:
     """A loaded model with its manifest; load once, call many times (thread-safe for inference)."""
 
-    def __init__(self, model: BoneAgeRegressor, manifest: Manifest, source: str = "explicit"):
+    def __init__(
+        self,
+        model: BoneAgeRegressor,
+        manifest: Manifest,
+        source: str = "explicit",
+        weights_dir: Path | None = None,
+    ):
         # A copy with the batch norms folded into the convolutions (the caller's model is left as
         # it is, e.g. for train.py to save); channels-last is 10-20 % faster on CPU, same numbers.
         self.model = fold_batch_norms(model, manifest.input_size).to(memory_format=torch.channels_last)
+        self._forward = self.model  # the bone age's forward pass; PyTorch until use_onnx_runtime()
+        self.runtime = f"pytorch {torch.__version__}"
         self.manifest = manifest
+        self.weights_dir = weights_dir  # where the weights came from: a child process exports them
         self.info = ModelInfo.from_manifest(manifest, source)
         self._grad_lock = threading.Lock()
         self.preprocess_config = PreprocessConfig.from_dict(manifest.preprocess)
@@ -160,7 +173,7 @@ class Predictor:
 
     @classmethod
     def from_resolved(cls, resolved: ResolvedWeights) -> Predictor:
-        return cls(load_model(resolved), resolved.manifest, resolved.source)
+        return cls(load_model(resolved), resolved.manifest, resolved.source, resolved.path.parent)
 
     @torch.inference_mode()
     def predict_months(self, images: list[np.ndarray], male: list[bool]) -> np.ndarray:
@@ -169,8 +182,25 @@ class Predictor:
         batch = [affine(image, **view) if view else image for image in images for view in views]
         inputs = to_model_input(batch).to(memory_format=torch.channels_last)
         sex = torch.tensor([1.0 if m else 0.0 for m in male for _ in views])
-        months = self.model(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
+        months = self._forward(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
         return months.clamp(0.0, 240.0).cpu().numpy()
+
+    def use_onnx_runtime(self, threads: int = 0) -> bool:
+        """Answer with ONNX Runtime from now on (about 1.7 times faster on the CPU, the same numbers).
+
+        Exports the served network (about 6 s; in a child process when it came from a weights
+        folder) and checks it against PyTorch first; returns False, and keeps PyTorch, when the
+        packages are missing or the export or the check fails. Calls in flight finish on PyTorch:
+        the switch is one assignment.
+        """
+        try:
+            regressor = export_regressor(self.model, self.manifest.input_size, threads, self.weights_dir)
+        except OnnxExportError as exc:
+            log.warning("Serving with PyTorch: ONNX Runtime not used (%s).", exc)
+            return False
+        self._forward, self.runtime = regressor, regressor.name
+        log.info("Serving with %s (exported and checked in %.1f s).", regressor.name, regressor.export_s)
+        return True
 
     def predict_pixels(self, pixels: np.ndarray, male: bool) -> float:
         """Bone age in months for decoded pixels: the chain (with its source transform), then the model."""
@@ -197,15 +227,19 @@ class BackgroundPredictor:
     """Builds the model in a thread, so a server can answer while timm imports (about 3 s).
 
     The weights are resolved and verified before this is made, so what it will load is known
-    at once (``info``); ``get`` waits for the model and re-raises a failure to build it.
+    at once (``info``); ``get`` waits for the model and re-raises a failure to build it. With
+    ``onnx_runtime`` the same thread then moves the forward pass to ONNX Runtime; until that is
+    ready (about 6 s) the model answers with PyTorch.
     """
 
-    def __init__(self, resolved: ResolvedWeights):
+    def __init__(self, resolved: ResolvedWeights, onnx_runtime: bool = False):
         self.info = ModelInfo.from_manifest(resolved.manifest, resolved.source)
         self._resolved = resolved
+        self._onnx_runtime = onnx_runtime
         self._predictor: Predictor | None = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
+        self.runtime_settled = threading.Event()  # set once the forward pass will not change again
         threading.Thread(target=self._load, name="load-model", daemon=True).start()
 
     def _load(self) -> None:
@@ -215,6 +249,11 @@ class BackgroundPredictor:
             self._error = exc
         finally:
             self._ready.set()
+        try:
+            if self._onnx_runtime and self._predictor is not None:
+                self._predictor.use_onnx_runtime()  # answers go on with PyTorch meanwhile
+        finally:
+            self.runtime_settled.set()
 
     def get(self, timeout: float | None = 120.0) -> Predictor:
         if not self._ready.wait(timeout):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,17 @@ def test_predict_endpoint_returns_structured_result(client: Client, hand_png: Pa
     assert result["sex"] == "female"
     assert result["model"]["name"] == "seed-cnn-64"
     assert result["interpretation"]["sentence"]
+
+
+def test_the_app_moves_to_onnx_runtime_and_answers_the_same(client: Client, app_log: Path, hand_png: Path):
+    before = client.predict(handle_file(str(hand_png)), "male", 96, api_name="/predict")["bone_age_months"]
+    deadline = time.time() + 120
+    while "Serving with onnxruntime" not in app_log.read_text():
+        assert "Serving with PyTorch" not in app_log.read_text(), app_log.read_text()
+        assert time.time() < deadline, "the app never switched to ONNX Runtime"
+        time.sleep(0.2)
+    after = client.predict(handle_file(str(hand_png)), "male", 96, api_name="/predict")["bone_age_months"]
+    assert after == pytest.approx(before, abs=0.11)  # rounded to 0.1 month in the answer
 
 
 def test_report_and_heatmap_are_made_on_request(client: Client, hand_png: Path):

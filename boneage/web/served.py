@@ -34,8 +34,8 @@ class ServedModel:
         self.background, self.status = background, status
 
     @classmethod
-    def start(cls, torch_threads: int = 0) -> ServedModel:
-        """Resolve and verify the weights now; build the model in the background."""
+    def start(cls, torch_threads: int = 0, onnx_runtime: bool = False) -> ServedModel:
+        """Resolve and verify the weights now; build the model (and its ONNX Runtime form) in the background."""
         if torch_threads:
             torch.set_num_threads(torch_threads)
         try:
@@ -46,7 +46,7 @@ class ServedModel:
         except WeightsIntegrityError as exc:
             log.error("Model refused: %s", exc)
             return cls(None, "model_status_broken")
-        return cls(BackgroundPredictor(resolved), "model_status")
+        return cls(BackgroundPredictor(resolved, onnx_runtime), "model_status")
 
     @property
     def info(self):

@@ -1,0 +1,106 @@
+"""The forward pass in ONNX Runtime: the same bone ages as PyTorch, and PyTorch kept when it cannot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from boneage.io.decode import load_radiograph
+from boneage.model import onnx_runtime
+from boneage.model.architectures import create_model
+from boneage.model.folding import fold_batch_norms
+from boneage.model.onnx_runtime import OnnxExportError, export_graph_in_child, export_regressor
+from boneage.predictor import BackgroundPredictor, Predictor
+from boneage.weights import resolve_weights
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_lite0_graph_gives_pytorch_months_for_any_batch_size():
+    torch.manual_seed(0)
+    model = fold_batch_norms(create_model("efficientnet-lite0-sex").eval(), 64)
+    regressor = export_regressor(model, 64, threads=1)
+    for batch in (1, 3, 5):
+        images = torch.rand(batch, 1, 64, 64, generator=torch.Generator().manual_seed(batch))
+        male = (torch.arange(batch) % 2).float()
+        with torch.inference_mode():
+            expected = model(images, male)
+        got = regressor(images, male)
+        assert got.shape == (batch,)
+        assert torch.allclose(got, expected, atol=1e-3)
+    assert expected.std() > 0  # the images and sexes give different ages: the match is not trivial
+
+
+def test_shipped_model_answers_the_same_with_onnx_runtime(monkeypatch):
+    predictor = Predictor.load()
+    pixels = [load_radiograph(path).pixels for path in sorted(EXAMPLES.glob("*.png"))]
+    assert len(pixels) == 4
+    with_pytorch = [predictor.predict_pixels(image, male=True) for image in pixels]
+    assert predictor.runtime.startswith("pytorch")
+
+    assert predictor.use_onnx_runtime(threads=1)
+    assert predictor.runtime.startswith("onnxruntime")
+
+    def pytorch_called(*args):
+        raise AssertionError("answered with PyTorch after the switch")
+
+    monkeypatch.setattr(predictor.model, "forward", pytorch_called)
+    with_onnx = [predictor.predict_pixels(image, male=True) for image in pixels]
+    assert np.allclose(with_onnx, with_pytorch, atol=1e-3)
+    assert np.ptp(with_pytorch) > 12  # plates from 1 to 12 years: four different answers
+
+
+def test_graph_that_disagrees_with_pytorch_is_refused_and_pytorch_stays(
+    trained_weights: Path, hand_pixels: np.ndarray, monkeypatch
+):
+    predictor = Predictor.load(explicit=trained_weights)
+    before = predictor.predict_pixels(hand_pixels, male=False)
+    monkeypatch.setattr(onnx_runtime, "ONNX_TOLERANCE_MONTHS", -1.0)  # any difference is too much
+    with pytest.raises(OnnxExportError, match="differs from PyTorch"):
+        export_regressor(predictor.model, predictor.manifest.input_size)
+
+    assert predictor.use_onnx_runtime() is False
+    assert predictor.runtime.startswith("pytorch")
+    assert predictor.predict_pixels(hand_pixels, male=False) == before
+
+
+def test_without_the_packages_pytorch_serves(trained_weights: Path, monkeypatch):
+    real_find_spec = onnx_runtime.importlib.util.find_spec
+    monkeypatch.setattr(
+        onnx_runtime.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "onnxruntime" else real_find_spec(name, *args),
+    )
+    assert onnx_runtime.onnx_runtime_available() is False
+    predictor = Predictor.load(explicit=trained_weights)
+    with pytest.raises(OnnxExportError, match="onnxruntime"):
+        export_regressor(predictor.model, predictor.manifest.input_size)
+    assert predictor.use_onnx_runtime() is False
+    assert predictor.runtime.startswith("pytorch")
+
+
+def test_a_failed_export_process_says_why_and_pytorch_stays(
+    trained_weights: Path, hand_pixels: np.ndarray, tmp_path: Path
+):
+    with pytest.raises(OnnxExportError, match="export process failed: .*manifest"):
+        export_graph_in_child(tmp_path)  # an empty folder: no weights to export
+
+    predictor = Predictor.load(explicit=trained_weights)
+    assert predictor.weights_dir == trained_weights
+    predictor.weights_dir = tmp_path
+    assert predictor.use_onnx_runtime() is False
+    assert predictor.runtime.startswith("pytorch")
+    assert 0 <= predictor.predict_pixels(hand_pixels, male=True) <= 240
+
+
+@pytest.mark.parametrize("onnx", [True, False])
+def test_background_predictor_switches_only_when_asked(trained_weights: Path, hand_pixels, onnx: bool):
+    background = BackgroundPredictor(resolve_weights(trained_weights), onnx_runtime=onnx)
+    first = background.get().predict_pixels(hand_pixels, male=True)  # answers before the switch too
+    assert background.runtime_settled.wait(120)
+    predictor = background.get()
+    assert predictor.runtime.startswith("onnxruntime" if onnx else "pytorch")
+    assert predictor.predict_pixels(hand_pixels, male=True) == pytest.approx(first, abs=1e-3)
