@@ -149,7 +149,7 @@ class Predictor:
         model: BoneAgeRegressor,
         manifest: Manifest,
         source: str = "explicit",
-        weights_dir: Path | None = None,
+        weights: ResolvedWeights | None = None,
     ):
         # A copy with the batch norms folded into the convolutions (the caller's model is left as
         # it is, e.g. for train.py to save); channels-last is 10-20 % faster on CPU, same numbers.
@@ -157,7 +157,7 @@ class Predictor:
         self._forward = self.model  # the bone age's forward pass; PyTorch until use_onnx_runtime()
         self.runtime = f"pytorch {torch.__version__}"
         self.manifest = manifest
-        self.weights_dir = weights_dir  # where the weights came from: a child process exports them
+        self.weights = weights  # what the model was loaded from: a child process exports it
         self.info = ModelInfo.from_manifest(manifest, source)
         self._grad_lock = threading.Lock()
         self.preprocess_config = PreprocessConfig.from_dict(manifest.preprocess)
@@ -173,7 +173,7 @@ class Predictor:
 
     @classmethod
     def from_resolved(cls, resolved: ResolvedWeights) -> Predictor:
-        return cls(load_model(resolved), resolved.manifest, resolved.source, resolved.path.parent)
+        return cls(load_model(resolved), resolved.manifest, resolved.source, resolved)
 
     @torch.inference_mode()
     def predict_months(self, images: list[np.ndarray], male: list[bool]) -> np.ndarray:
@@ -188,13 +188,13 @@ class Predictor:
     def use_onnx_runtime(self, threads: int = 0) -> bool:
         """Answer with ONNX Runtime from now on (about 1.7 times faster on the CPU, the same numbers).
 
-        Exports the served network (about 6 s; in a child process when it came from a weights
-        folder) and checks it against PyTorch first; returns False, and keeps PyTorch, when the
+        Exports the served network (about 6 s; in a child process when it was loaded from
+        verified weights) and checks it against PyTorch first; returns False, and keeps PyTorch, when the
         packages are missing or the export or the check fails. Calls in flight finish on PyTorch:
         the switch is one assignment.
         """
         try:
-            regressor = export_regressor(self.model, self.manifest.input_size, threads, self.weights_dir)
+            regressor = export_regressor(self.model, self.manifest.input_size, threads, self.weights)
         except OnnxExportError as exc:
             log.warning("Serving with PyTorch: ONNX Runtime not used (%s).", exc)
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from boneage.model.architectures import create_model
 from boneage.model.folding import fold_batch_norms
 from boneage.model.onnx_runtime import OnnxExportError, export_graph_in_child, export_regressor
 from boneage.predictor import BackgroundPredictor, Predictor
-from boneage.weights import resolve_weights
+from boneage.weights import Manifest, ResolvedWeights, resolve_weights
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -82,15 +83,31 @@ def test_without_the_packages_pytorch_serves(trained_weights: Path, monkeypatch)
     assert predictor.runtime.startswith("pytorch")
 
 
+def test_weights_away_from_their_manifest_are_exported_too(trained_weights: Path, tmp_path: Path):
+    """As from the Hub: the file lies in the Hub's cache, the manifest in weights/."""
+    manifest = Manifest.load(trained_weights / "manifest.json")
+    cached = tmp_path / "hub-cache" / "snapshot" / manifest.filename
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(trained_weights / manifest.filename, cached)
+    predictor = Predictor.from_resolved(ResolvedWeights(manifest, cached, "hub"))
+    assert not (cached.parent / "manifest.json").exists()
+    assert predictor.use_onnx_runtime(threads=1)
+    assert predictor.runtime.startswith("onnxruntime")
+
+
 def test_a_failed_export_process_says_why_and_pytorch_stays(
     trained_weights: Path, hand_pixels: np.ndarray, tmp_path: Path
 ):
-    with pytest.raises(OnnxExportError, match="export process failed: .*manifest"):
-        export_graph_in_child(tmp_path)  # an empty folder: no weights to export
-
     predictor = Predictor.load(explicit=trained_weights)
-    assert predictor.weights_dir == trained_weights
-    predictor.weights_dir = tmp_path
+    manifest = predictor.manifest
+    altered = tmp_path / manifest.filename
+    data = bytearray((trained_weights / manifest.filename).read_bytes())
+    data[-1] ^= 0xFF
+    altered.write_bytes(bytes(data))
+    with pytest.raises(OnnxExportError, match="export process failed: .*sha256"):
+        export_graph_in_child(ResolvedWeights(manifest, altered, "hub"))  # the child verifies again
+
+    predictor.weights = ResolvedWeights(manifest, altered, "hub")
     assert predictor.use_onnx_runtime() is False
     assert predictor.runtime.startswith("pytorch")
     assert 0 <= predictor.predict_pixels(hand_pixels, male=True) <= 240

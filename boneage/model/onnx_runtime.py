@@ -23,6 +23,7 @@ import copy
 import importlib.util
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from boneage.weights import ResolvedWeights
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +104,30 @@ def export_graph(model: nn.Module, input_size: int) -> bytes:
         raise OnnxExportError(f"export failed: {exc}") from exc
 
 
-def export_graph_in_child(weights_dir: Path, timeout_s: float = 600.0) -> bytes:
-    """The graph of the network in ``weights_dir``, exported by a child process (no GIL shared)."""
+def export_graph_in_child(weights: ResolvedWeights, timeout_s: float = 600.0) -> bytes:
+    """The graph of the network in ``weights``, exported by a child process (no GIL shared).
+
+    The child gets a folder of its own with the manifest and a link to the weights file: weights
+    from the Hub lie in the Hub's cache, away from the manifest in ``weights/``. It verifies the
+    file's sha256 again before loading it.
+    """
     with tempfile.TemporaryDirectory(prefix="boneage-onnx-") as tmp:
-        out = Path(tmp) / "model.onnx"
-        command = [sys.executable, "-m", "boneage.cli.export_onnx", str(weights_dir), str(out)]
+        folder, out = Path(tmp) / "weights", Path(tmp) / "model.onnx"
+        folder.mkdir()
+        weights.manifest.save(folder / "manifest.json")
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=os.environ)
+            (folder / weights.manifest.filename).symlink_to(weights.path.resolve())
+        except OSError:  # no symlinks on this file system
+            shutil.copyfile(weights.path, folder / weights.manifest.filename)
+        command = [sys.executable, "-m", "boneage.cli.export_onnx", str(folder), str(out)]
+        # The child imports this package from where the parent did, whatever its working folder.
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+        }
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise OnnxExportError(f"the export process failed: {exc}") from exc
         if done.returncode != 0 or not out.is_file():
@@ -117,12 +137,12 @@ def export_graph_in_child(weights_dir: Path, timeout_s: float = 600.0) -> bytes:
 
 
 def export_regressor(
-    model: nn.Module, input_size: int, threads: int = 0, weights_dir: Path | None = None
+    model: nn.Module, input_size: int, threads: int = 0, weights: ResolvedWeights | None = None
 ) -> OnnxRegressor:
     """``model`` (a bone-age regressor in eval mode, as served) as an :class:`OnnxRegressor`.
 
-    With ``weights_dir`` (the folder ``model`` was loaded from) a child process exports the
-    graph; without it, this process does. ``threads`` is ONNX Runtime's intra-op thread count
+    With ``weights`` (what ``model`` was loaded from) a child process exports the graph; without
+    them, this process does. ``threads`` is ONNX Runtime's intra-op thread count
     (0: PyTorch's current count, so a server's ``BONEAGE_TORCH_THREADS`` applies to both).
     Raises :class:`OnnxExportError` when a package is missing, the export fails or the graph
     disagrees with ``model``, on a batch of two and on one image.
@@ -132,7 +152,7 @@ def export_regressor(
     import onnxruntime
 
     started = time.perf_counter()
-    graph = export_graph_in_child(weights_dir) if weights_dir is not None else export_graph(model, input_size)
+    graph = export_graph_in_child(weights) if weights is not None else export_graph(model, input_size)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
