@@ -1,14 +1,14 @@
 """Serving speed: the network's forward pass in ONNX Runtime.
 
 On 2 CPU cores ONNX Runtime runs the folded EfficientNet-Lite0 at 448 px (two views) in about
-30 ms, against about 52 in eager PyTorch (one thread: 60 against 106; README, Speed). The
-answers are the same to 1e-5 months.
+30 ms, against about 52 in eager PyTorch (one thread: 60 against 106; benchmarks/README.md).
+The bone ages are the same to 1e-4 months.
 
 The graph is exported from the verified weights (``torch.onnx.export``, the torch.export based
 exporter) rather than shipped, so the safetensors file stays the one source of the weights.
 Export takes about 6 s of mostly Python, holding the GIL: in the server's own process it made a
 request that arrived meanwhile 9 times slower (1.7 s instead of 0.19). So a network loaded from
-a weights folder is exported by a child process (``python -m boneage.cli.export_onnx``, at a
+verified weights is exported by a child process (``python -m boneage.cli.export_onnx``, at a
 lower CPU priority), while the app keeps answering with PyTorch (see
 :class:`boneage.predictor.BackgroundPredictor`). A network built in memory is exported in
 process. PyTorch also keeps the heatmap: Grad-CAM needs gradients.
@@ -36,8 +36,6 @@ import torch
 from torch import nn
 
 from boneage.weights import ResolvedWeights
-
-log = logging.getLogger(__name__)
 
 ONNX_TOLERANCE_MONTHS = 1e-3
 REQUIRED_PACKAGES = ("onnxruntime", "onnx", "onnxscript")  # run, and export (torch.onnx needs both)
