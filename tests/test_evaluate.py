@@ -56,6 +56,14 @@ def test_evaluate_command_writes_json(trained_weights: Path, kaggle_dataset: Pat
     assert abs(report["metrics"]["eval_mae_months"] - manifest["metrics"]["val_mae_months"]) < 0.5
     assert set(report["reframed"]) == {"tight", "border"}
     assert "| all |" in capsys.readouterr().out
+    assert report["runtime"].startswith("onnxruntime")  # as the app answers
+
+    assert evaluate_main([*args, "--ids", str(trained_weights / "split.json"), "--pytorch"]) == 0
+    with_pytorch = json.loads(out.read_text())
+    assert with_pytorch["runtime"].startswith("pytorch")
+    assert with_pytorch["metrics"]["eval_mae_months"] == pytest.approx(
+        report["metrics"]["eval_mae_months"], abs=1e-3
+    )
     assert evaluate_main(["--data", str(tmp_path), "--weights", str(trained_weights)]) == 2
 
 

@@ -2,8 +2,9 @@
 
     python -m boneage.cli.evaluate --data ../shared/data/atlas-pedrad --weights weights --out eval.json
 
-Every image goes through the app's own path (``Predictor``: source transform, chain, model), so
-the numbers are what a user gets. Images the chain refuses are counted and listed with the reason.
+Every image goes through the app's own path (``Predictor``: source transform, chain, model, with
+the forward pass in ONNX Runtime as the app runs it, unless ``--pytorch``), so the numbers are what
+a user gets. Images the chain refuses are counted and listed with the reason.
 ``--reframe`` also measures the same images framed differently (cropped tight to the hand, or
 with a 15% border added), as real uploads are: a model that reads bones, not framing, keeps its
 accuracy there.
@@ -36,9 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         "--reframe", action="store_true", help="also evaluate tight-cropped and bordered copies"
     )
     parser.add_argument("--out", type=Path, default=Path("evaluation.json"), help="where the JSON goes")
+    parser.add_argument(
+        "--pytorch", action="store_true", help="run the network in PyTorch, not ONNX Runtime as the app does"
+    )
     args = parser.parse_args(argv)
     try:
         predictor = Predictor.load(explicit=args.weights)
+        if not args.pytorch:
+            predictor.use_onnx_runtime()
         samples = read_samples(args.data)
         if args.ids:
             ids = json.loads(args.ids.read_text())
@@ -49,10 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = evaluation_report(predictor, samples, REFRAMINGS if args.reframe else ())
     report.update(
-        {"data": str(args.data), "model": predictor.manifest.name, "sha256": predictor.manifest.sha256}
+        {
+            "data": str(args.data),
+            "model": predictor.manifest.name,
+            "sha256": predictor.manifest.sha256,
+            "runtime": predictor.runtime,
+        }
     )
     print(
-        f"{predictor.manifest.name} on {args.data} ({len(samples)} images, {len(report['refused'])} refused)\n"
+        f"{predictor.manifest.name} ({predictor.runtime}) on {args.data} ({len(samples)} images, "
+        f"{len(report['refused'])} refused)\n"
     )
     print(format_table(report["table"]))
     for how, result in report["reframed"].items():
