@@ -110,6 +110,8 @@ def test_fast_chart_draws_the_child_where_matplotlib_does(lang):
 
 def test_pdf_report_renders_with_its_text(tmp_path):
     pdfium = pytest.importorskip("pypdfium2")
+    import pypdfium2.raw as pdfium_raw
+
     from boneage.report.pdf import write_report
 
     summary = {
@@ -120,7 +122,8 @@ def test_pdf_report_renders_with_its_text(tmp_path):
         "chart": chart_data("female", 120, 131, (119, 143)),
     }  # fmt: skip
     grey = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1))
-    images = {"outline": np.dstack([grey] * 3), "model_view": np.dstack([grey] * 3), "heatmap": None}
+    view = np.tile(np.linspace(0, 255, 448, dtype=np.uint8), (448, 1))
+    images = {"outline": np.dstack([grey] * 3), "model_view": np.dstack([view] * 3), "heatmap": None}
     for lang, title, interval in (
         ("en", "Bone age report", "90% interval"),
         ("zh-TW", "骨齡報告", "90% 區間"),
@@ -136,6 +139,8 @@ def test_pdf_report_renders_with_its_text(tmp_path):
             assert title in text and interval in text and "119–143" in text
             picture = np.asarray(page.render(scale=1).to_pil().convert("L"))
             assert picture.std() > 10 and (picture < 128).mean() > 0.01  # drawn, not blank
+            embedded = [o.get_px_size() for o in page.get_objects(filter=(pdfium_raw.FPDF_PAGEOBJ_IMAGE,))]
+            assert (448, 448) in embedded and (64, 64) in embedded  # the images' own pixels, not resampled
             page.close()
         finally:
             document.close()

@@ -127,6 +127,8 @@ def write_report(
 
 
 def _image(figure: Figure, image: np.ndarray, box: list[float]) -> None:
+    """Embed ``image`` with its own pixels: resampled (as with "lanczos") the model's 448 px view
+    became 234 px in the PDF, too coarse to print, and the report took 40% longer to write."""
     axes = figure.add_axes(box)
-    axes.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="lanczos")
+    axes.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="none")
     axes.set_axis_off()
