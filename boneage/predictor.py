@@ -182,8 +182,20 @@ class Predictor:
         batch = [affine(image, **view) if view else image for image in images for view in views]
         inputs = to_model_input(batch).to(memory_format=torch.channels_last)
         sex = torch.tensor([1.0 if m else 0.0 for m in male for _ in views])
-        months = self._forward(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
+        months = self._forward_or_fall_back(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
         return months.clamp(0.0, 240.0).cpu().numpy()
+
+    def _forward_or_fall_back(self, inputs: torch.Tensor, sex: torch.Tensor) -> torch.Tensor:
+        """The forward pass; should ONNX Runtime ever fail, PyTorch answers, now and from then on."""
+        forward = self._forward
+        if forward is self.model:
+            return forward(inputs, sex)
+        try:
+            return forward(inputs, sex)
+        except Exception:
+            log.exception("ONNX Runtime failed; serving with PyTorch from now on.")
+            self._forward, self.runtime = self.model, f"pytorch {torch.__version__}"
+            return self.model(inputs, sex)
 
     def use_onnx_runtime(self, threads: int = 0) -> bool:
         """Answer with ONNX Runtime from now on (about 1.7 times faster on the CPU, the same numbers).

@@ -113,6 +113,22 @@ def test_a_failed_export_process_says_why_and_pytorch_stays(
     assert 0 <= predictor.predict_pixels(hand_pixels, male=True) <= 240
 
 
+def test_if_onnx_runtime_fails_at_answer_time_pytorch_answers(
+    trained_weights: Path, hand_pixels: np.ndarray, monkeypatch, caplog
+):
+    predictor = Predictor.load(explicit=trained_weights)
+    expected = predictor.predict_pixels(hand_pixels, male=True)
+    assert predictor.use_onnx_runtime(threads=1)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("onnxruntime: out of memory")
+
+    monkeypatch.setattr(predictor._forward.session, "run", broken)
+    assert predictor.predict_pixels(hand_pixels, male=True) == pytest.approx(expected, abs=1e-3)
+    assert predictor.runtime.startswith("pytorch")
+    assert "serving with PyTorch from now on" in caplog.text
+
+
 @pytest.mark.parametrize("onnx", [True, False])
 def test_background_predictor_switches_only_when_asked(trained_weights: Path, hand_pixels, onnx: bool):
     background = BackgroundPredictor(resolve_weights(trained_weights), onnx_runtime=onnx)
