@@ -188,11 +188,11 @@ class Predictor:
     def _forward_or_fall_back(self, inputs: torch.Tensor, sex: torch.Tensor) -> torch.Tensor:
         """The forward pass; should ONNX Runtime ever fail, PyTorch answers, now and from then on."""
         forward = self._forward
-        if forward is self.model:
-            return forward(inputs, sex)
         try:
             return forward(inputs, sex)
         except Exception:
+            if forward is self.model:
+                raise
             log.exception("ONNX Runtime failed; serving with PyTorch from now on.")
             self._forward, self.runtime = self.model, f"pytorch {torch.__version__}"
             return self.model(inputs, sex)
@@ -201,9 +201,9 @@ class Predictor:
         """Answer with ONNX Runtime from now on (about 1.7 times faster on the CPU, the same numbers).
 
         Exports the served network (about 6 s; in a child process when it was loaded from
-        verified weights) and checks it against PyTorch first; returns False, and keeps PyTorch, when the
-        packages are missing or the export or the check fails. Calls in flight finish on PyTorch:
-        the switch is one assignment.
+        verified weights) and checks it against PyTorch first. Returns False, and keeps PyTorch,
+        when the packages are missing or the export or the check fails. Calls in flight finish on
+        PyTorch: the switch is one assignment.
         """
         try:
             regressor = export_regressor(self.model, self.manifest.input_size, threads, self.weights)
