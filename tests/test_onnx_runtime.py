@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,8 @@ from boneage.model.onnx_runtime import OnnxExportError, export_graph_in_child, e
 from boneage.predictor import BackgroundPredictor, Predictor
 from boneage.weights import Manifest, ResolvedWeights, resolve_weights
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples"
 
 
 def test_lite0_graph_gives_pytorch_months_for_any_batch_size():
@@ -137,3 +141,52 @@ def test_background_predictor_switches_only_when_asked(trained_weights: Path, ha
     predictor = background.get()
     assert predictor.runtime.startswith("onnxruntime" if onnx else "pytorch")
     assert predictor.predict_pixels(hand_pixels, male=True) == pytest.approx(first, abs=1e-3)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's"
+)
+def test_the_export_process_ends_with_the_app(trained_weights: Path):
+    """A server stopped during its export leaves no process behind to burn the CPU."""
+    psutil = pytest.importorskip("psutil")
+    app = (
+        "import sys, threading, time\n"
+        f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from boneage.model.onnx_runtime import export_graph_in_child\n"
+        "from boneage.weights import resolve_weights\n"
+        f"weights = resolve_weights({str(trained_weights)!r})\n"
+        "threading.Thread(target=export_graph_in_child, args=(weights,), daemon=True).start()\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", app])
+    try:
+        deadline = time.time() + 60
+        while not (children := psutil.Process(parent.pid).children()):
+            assert time.time() < deadline, "the export process never started"
+            time.sleep(0.05)
+        exporter = children[0]
+        assert "boneage.cli.export_onnx" in " ".join(exporter.cmdline())
+        time.sleep(0.5)  # past its first lines, where it asks to end with its parent
+        parent.kill()  # no clean-up at all, as when a server is killed
+        killed = time.perf_counter()
+        psutil.wait_procs([exporter], timeout=30)
+        # At once: importing torch and exporting, had it gone on, takes several seconds.
+        assert not exporter.is_running() and time.perf_counter() - killed < 2.0
+    finally:
+        parent.kill()
+
+
+def test_export_command_writes_a_graph_onnx_runtime_runs(trained_weights: Path, tmp_path: Path):
+    import onnxruntime
+
+    from boneage.cli.export_onnx import main as export_main
+
+    out = tmp_path / "model.onnx"
+    assert export_main([str(trained_weights), str(out)]) == 0
+    session = onnxruntime.InferenceSession(out.read_bytes(), providers=["CPUExecutionProvider"])
+    size = Predictor.load(explicit=trained_weights).manifest.input_size
+    (months,) = session.run(
+        None, {"images": np.zeros((3, 1, size, size), np.float32), "male": np.ones(3, np.float32)}
+    )
+    assert months.shape == (3,) and np.all((months > 0) & (months < 300))
+    assert export_main([str(tmp_path / "nowhere"), str(tmp_path / "x.onnx")]) == 2  # says why, no traceback

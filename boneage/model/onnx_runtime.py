@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -105,33 +104,29 @@ def export_graph(model: nn.Module, input_size: int) -> bytes:
 def export_graph_in_child(weights: ResolvedWeights, timeout_s: float = 600.0) -> bytes:
     """The graph of the network in ``weights``, exported by a child process (no GIL shared).
 
-    The child gets a folder of its own with the manifest and a link to the weights file: weights
-    from the Hub lie in the Hub's cache, away from the manifest in ``weights/``. It verifies the
-    file's sha256 again before loading it.
+    The manifest goes to the child on stdin and the graph comes back on stdout: weights from the
+    Hub lie in the Hub's cache, away from ``weights/manifest.json``, and no file is left behind if
+    the app stops midway. The child verifies the weights' sha256 again before loading them.
     """
-    with tempfile.TemporaryDirectory(prefix="boneage-onnx-") as tmp:
-        folder, out = Path(tmp) / "weights", Path(tmp) / "model.onnx"
-        folder.mkdir()
-        weights.manifest.save(folder / "manifest.json")
-        try:
-            (folder / weights.manifest.filename).symlink_to(weights.path.resolve())
-        except OSError:  # no symlinks on this file system
-            shutil.copyfile(weights.path, folder / weights.manifest.filename)
-        command = [sys.executable, "-m", "boneage.cli.export_onnx", str(folder), str(out)]
-        # The child imports this package from where the parent did, whatever its working folder.
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
-        }
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise OnnxExportError(f"the export process failed: {exc}") from exc
-        if done.returncode != 0 or not out.is_file():
-            reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise OnnxExportError(f"the export process failed: {reason}")
-        return out.read_bytes()
+    command = [
+        *(sys.executable, "-m", "boneage.cli.export_onnx", "-", "-"),
+        *("--weights", str(weights.path.resolve())),
+    ]
+    # The child imports this package from where the parent did, whatever its working folder.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
+    manifest = json.dumps(weights.manifest.to_dict()).encode()
+    try:
+        done = subprocess.run(command, input=manifest, capture_output=True, timeout=timeout_s, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OnnxExportError(f"the export process failed: {exc}") from exc
+    if done.returncode != 0 or not done.stdout:
+        reason = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise OnnxExportError(f"the export process failed: {reason}")
+    return done.stdout
 
 
 def export_regressor(
