@@ -66,6 +66,9 @@ def test_sentences_are_plain_and_honest_about_model_error():
     assert small.within_model_error
     assert "4 months ahead of" in small.sentence
     assert "cannot be told apart" in small.sentence
+    assert "typical error (±8.0 months)" in small.sentence
+    card_error = interpret_gap(4.0, 120, "male", model_error_months=6.68, lang="zh-TW").sentence
+    assert "±6.7 個月" in card_error  # the same figure as the result card's "typical error"
     big = interpret_gap(-40.0, 120, "male", model_error_months=8.0)
     assert big.category == "delayed" and not big.within_model_error
     assert "3 years 4 months behind" in big.sentence and "doctor" in big.sentence

@@ -155,7 +155,9 @@ def interpret_gap(
         body = t("outside_body", lang, children=children, range=span, word=t(f"word_{category}", lang))
     text = [lead, body]
     if within_error:
-        text.append(t("within_error", lang, error=format_duration(model_error_months, lang)))
+        # To the tenth, as the result card gives it: "±6.7 months" in both places, not ±7 beside ±6.7.
+        error = f"{model_error_months:.1f} {t('months', lang)}"
+        text.append(t("within_error", lang, error=error))
     joiner = "" if lang == "zh-TW" else " "
     rounded = tuple(round(v, 2) for v in z_interval) if z_interval else None
     return Interpretation(
