@@ -164,7 +164,10 @@ def test_the_export_process_ends_with_the_app(trained_weights: Path):
         while (exporter := _exporter_started_by(parent.pid, psutil)) is None:
             assert time.time() < deadline, "the export process never started"
             time.sleep(0.05)
-        time.sleep(0.5)  # past its first lines, where it asks to end with its parent
+        # Once it imports torch it is past its first lines, where it asks to end with its parent.
+        while exporter.memory_info().rss < 150 * 2**20:
+            assert time.time() < deadline, "the export process never got going"
+            time.sleep(0.05)
         parent.kill()  # no clean-up at all, as when a server is killed
         killed = time.perf_counter()
         psutil.wait_procs([exporter], timeout=30)
