@@ -33,6 +33,8 @@ from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, reso
 
 log = logging.getLogger(__name__)
 
+PYTORCH_RUNTIME = f"pytorch {torch.__version__}"
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -154,8 +156,8 @@ class Predictor:
         # A copy with the batch norms folded into the convolutions (the caller's model is left as
         # it is, e.g. for train.py to save); channels-last is 10-20 % faster on CPU, same numbers.
         self.model = fold_batch_norms(model, manifest.input_size).to(memory_format=torch.channels_last)
-        self._forward = self.model  # the bone age's forward pass; PyTorch until use_onnx_runtime()
-        self.runtime = f"pytorch {torch.__version__}"
+        self._forward = self._pytorch_forward  # PyTorch until use_onnx_runtime()
+        self.runtime = PYTORCH_RUNTIME
         self.manifest = manifest
         self.weights = weights  # what the model was loaded from: a child process exports it
         self.info = ModelInfo.from_manifest(manifest, source)
@@ -180,7 +182,7 @@ class Predictor:
         """Bone age in months for already-preprocessed images (averaged over the manifest's TTA views)."""
         views = [dict(v) for v in self.manifest.tta] or [{}]
         batch = [affine(image, **view) if view else image for image in images for view in views]
-        inputs = to_model_input(batch).to(memory_format=torch.channels_last)
+        inputs = to_model_input(batch)
         sex = torch.tensor([1.0 if m else 0.0 for m in male for _ in views])
         months = self._forward_or_fall_back(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
         return months.clamp(0.0, 240.0).cpu().numpy()
@@ -191,11 +193,15 @@ class Predictor:
         try:
             return forward(inputs, sex)
         except Exception:
-            if forward is self.model:
+            if forward == self._pytorch_forward:
                 raise
             log.exception("ONNX Runtime failed; serving with PyTorch from now on.")
-            self._forward, self.runtime = self.model, f"pytorch {torch.__version__}"
-            return self.model(inputs, sex)
+            self._forward, self.runtime = self._pytorch_forward, PYTORCH_RUNTIME
+            return self._pytorch_forward(inputs, sex)
+
+    def _pytorch_forward(self, inputs: torch.Tensor, sex: torch.Tensor) -> torch.Tensor:
+        # Channels-last only here: ONNX Runtime reads the contiguous layout as it comes.
+        return self.model(inputs.to(memory_format=torch.channels_last), sex)
 
     def use_onnx_runtime(self, threads: int = 0) -> bool:
         """Answer with ONNX Runtime from now on (about 1.7 times faster on the CPU, the same numbers).

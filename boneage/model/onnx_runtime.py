@@ -50,6 +50,11 @@ def onnx_runtime_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in REQUIRED_PACKAGES)
 
 
+def _require_packages() -> None:
+    if not onnx_runtime_available():
+        raise OnnxExportError(f"needs the packages {', '.join(REQUIRED_PACKAGES)}")
+
+
 class OnnxRegressor:
     """A bone-age network as an ONNX Runtime session, called like the model: ``(images, male) -> months``.
 
@@ -77,8 +82,7 @@ class OnnxRegressor:
 
 def export_graph(model: nn.Module, input_size: int) -> bytes:
     """``model`` (a bone-age regressor) as a serialised ONNX graph whose batch size stays free."""
-    if not onnx_runtime_available():
-        raise OnnxExportError(f"needs the packages {', '.join(REQUIRED_PACKAGES)}")
+    _require_packages()
     model = copy.deepcopy(model).eval()  # tracing never touches a copy that serves meanwhile
     images, male = _probe(input_size)
     batch = torch.export.Dim("batch", min=1, max=1024)
@@ -140,8 +144,7 @@ def export_regressor(
     Raises :class:`OnnxExportError` when a package is missing, the export fails or the graph
     disagrees with ``model``, on a batch of two and on one image.
     """
-    if not onnx_runtime_available():
-        raise OnnxExportError(f"needs the packages {', '.join(REQUIRED_PACKAGES)}")
+    _require_packages()
     import onnxruntime
 
     started = time.perf_counter()
