@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.chain.orientation import Orientation, orient_upright, rotate_expanded
-from boneage.chain.preprocess import PreprocessConfig, preprocess
+from boneage.chain.orientation import (
+    Orientation,
+    nearest_quarter_turns,
+    orient_upright,
+    rotate_expanded,
+)
+from boneage.chain.preprocess import PreprocessConfig, film_area, preprocess
 from boneage.chain.unet import (
     DEFAULT_SEGMENTER_DIR,
     HandUNet,
@@ -196,6 +201,50 @@ def test_mirrored_turned_and_inverted_uploads_keep_their_bone_age(atlas_dir):
                 np.ascontiguousarray(variant, dtype=np.float32), name.startswith("M")
             )
             assert abs(months - clean) < 12, name
+
+
+@needs_segmenter
+def test_a_film_scanned_sideways_is_turned_back_exactly(atlas_dir):
+    """A quarter turn is undone without resampling: the chain sees the very same film. The pose
+    head reads the small hands (M04, M08, F03) 20-35 degrees short of the quarter turn."""
+    config = _served_config()
+    for name in ("F10", "M13", "M20", "M04", "M08", "F03"):
+        pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
+        clean = preprocess(pixels, config)
+        for turns in (1, -1):
+            turned = preprocess(np.ascontiguousarray(np.rot90(pixels, turns)), config)
+            assert turned.orientation.rotated_degrees == -90.0 * turns, name
+            np.testing.assert_array_equal(turned.upright, pixels)
+            np.testing.assert_array_equal(turned.image, clean.image)
+
+
+def test_pose_estimates_near_a_quarter_turn_are_taken_as_one():
+    assert [nearest_quarter_turns(d) for d in (90.0, 52.0, 129.9, -83.0, -90.0)] == [1, 1, 1, -1, -1]
+    assert [nearest_quarter_turns(d) for d in (0.0, 30.0, 49.0, -131.0, 180.0)] == [0] * 5
+
+
+def test_film_area_leaves_out_flat_frames_only():
+    film = np.random.default_rng(0).uniform(0.1, 0.9, (60, 40)).astype(np.float32)
+    assert film_area(film).all()
+    framed = cv2.copyMakeBorder(film, 12, 0, 5, 7, cv2.BORDER_CONSTANT, value=1.0)
+    inside = film_area(framed)
+    assert inside[12:, 5:45].all() and inside.sum() == film.size
+    assert not film_area(np.full((30, 30), 0.5, np.float32)).any()
+
+
+@needs_segmenter
+def test_a_white_frame_is_not_taken_for_burnt_out_bone(atlas_dir):
+    """The forearm runs off these plates; its outline ran on into the white pad, which counted
+    as over-exposed bone, and the plates were refused."""
+    config = _served_config()
+    for name in ("F00", "F01", "F13"):
+        pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
+        top, side = int(0.3 * pixels.shape[0]), int(0.3 * pixels.shape[1])
+        framed = cv2.copyMakeBorder(pixels, top, top, side, side, cv2.BORDER_CONSTANT, value=1.0)
+        hand = preprocess(framed, config).source_mask  # refused as over-exposed before
+        film = np.zeros_like(hand)
+        film[top - 3 : top + pixels.shape[0] + 3, side - 3 : side + pixels.shape[1] + 3] = True
+        assert hand.any() and not (hand & ~film).any(), name  # 3 px: the squash's rounding
 
 
 def test_rotate_expanded_keeps_every_pixel():
