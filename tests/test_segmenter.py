@@ -15,7 +15,7 @@ from boneage.chain.orientation import (
     orient_upright,
     rotate_expanded,
 )
-from boneage.chain.preprocess import PreprocessConfig, film_area, preprocess
+from boneage.chain.preprocess import PreprocessConfig, film_area, preprocess, second_hand_ratio
 from boneage.chain.unet import (
     DEFAULT_SEGMENTER_DIR,
     HandUNet,
@@ -26,6 +26,7 @@ from boneage.chain.unet import (
     unletterbox,
 )
 from boneage.cli.gate_eval import accepted, document_cases, generated_cases, non_hand_cases
+from boneage.cli.robustness import both_hands
 from boneage.errors import NotAHandRadiographError
 from boneage.io.decode import load_radiograph
 from boneage.training.composite import _place, load_hands, render_plate, training_pair
@@ -245,6 +246,30 @@ def test_a_white_frame_is_not_taken_for_burnt_out_bone(atlas_dir):
         film = np.zeros_like(hand)
         film[top - 3 : top + pixels.shape[0] + 3, side - 3 : side + pixels.shape[1] + 3] = True
         assert hand.any() and not (hand & ~film).any(), name  # 3 px: the squash's rounding
+
+
+def test_second_hand_ratio_compares_the_two_largest_outlines():
+    binary = np.zeros((40, 60), bool)
+    assert second_hand_ratio(binary) == 0.0
+    binary[5:25, 5:15] = True  # 200 px
+    assert second_hand_ratio(binary) == 0.0
+    binary[5:15, 30:40] = True  # 100 px
+    binary[30:32, 50:52] = True  # a marker: 4 px
+    assert second_hand_ratio(binary) == pytest.approx(0.5)
+
+
+@needs_segmenter
+def test_both_hands_on_one_film_are_refused_with_a_reason(atlas_dir):
+    """Read as one film, each hand was squashed to half its width: 7.9 months off, silently."""
+    from boneage.meaning.i18n import translate_error
+
+    config = _served_config()
+    for name in ("F10", "M13", "M20"):
+        pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
+        preprocess(pixels, config)  # one hand: accepted
+        with pytest.raises(NotAHandRadiographError, match="more than one hand") as caught:
+            preprocess(both_hands(pixels), config)
+        assert translate_error(caught.value, "zh-TW")[1].startswith("這張影像中看起來不只一隻手")
 
 
 def test_rotate_expanded_keeps_every_pixel():

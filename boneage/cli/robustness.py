@@ -48,6 +48,12 @@ def light_box_photo(pixels: np.ndarray) -> np.ndarray:
     return np.clip(photo + grain, 0, 1).astype(np.float32)
 
 
+def both_hands(pixels: np.ndarray) -> np.ndarray:
+    """Both hands on one film: a mirrored copy (the right hand) to the left, a gap of background."""
+    gap = np.full((pixels.shape[0], pixels.shape[1] // 8), float(np.median(pixels[:, :3])), np.float32)
+    return np.ascontiguousarray(np.hstack([pixels[:, ::-1], gap, pixels]))
+
+
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "right hand (mirrored)": lambda p: np.ascontiguousarray(p[:, ::-1]),
     "tilted 15°": lambda p: rotate_expanded(p, 15),
@@ -62,6 +68,7 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "over-exposed": lambda p: np.clip(p * 1.6 + 0.25, 0, 1).astype(np.float32),
     "hopelessly over-exposed": lambda p: np.clip(p * 0.05 + 0.95, 0, 1).astype(np.float32),
     "photo of a light box": light_box_photo,
+    "both hands on one film": both_hands,
 }
 
 

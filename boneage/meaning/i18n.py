@@ -385,6 +385,10 @@ ERROR_TRANSLATIONS: dict[str, list[tuple[str, str]]] = {
             r"This X-ray is over-exposed: the bones are burnt out to white and their detail is lost\. Please upload a properly exposed radiograph \(or the original DICOM file\)\.",
             "這張 X 光片曝光過度：骨骼已變成一片白色，細節已經遺失。請上傳曝光正常的 X 光片（或原始 DICOM 檔案）。",
         ),
+        (
+            r"This image seems to show more than one hand\. Please upload the radiograph of the left hand only, or crop the image to the left hand first\.",
+            "這張影像中看起來不只一隻手。請只上傳左手的 X 光片，或先將影像裁切成只有左手。",
+        ),
         (r"The model is still loading\.", "模型仍在載入中。"),
     ],
 }
