@@ -23,9 +23,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         # Page and inputs
         "app_title": "Bone Age",
         "app_intro": (
-            "Estimate a child's skeletal (bone) age from an X-ray of the **left hand**. Upload the "
-            "radiograph, give the child's sex and age, and see the bone age, the difference to the "
-            "real age and what it means."
+            "Estimate a child's skeletal (bone) age from an X-ray of the **left hand and wrist**. "
+            "Upload the whole radiograph (the wrist must be in it), give the child's sex and age, "
+            "and see the bone age, the difference to the real age and what it means."
         ),
         "language": "Language",
         "upload_label": "Hand X-ray (PNG, JPEG or DICOM)",
@@ -169,7 +169,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "zh-TW": {
         "app_title": "骨齡評估",
         "app_intro": (
-            "用**左手** X 光片估計孩子的骨骼年齡（骨齡）。上傳 X 光片，填寫孩子的性別與年齡，"
+            "用**左手與手腕** X 光片估計孩子的骨骼年齡（骨齡）。請上傳完整的 X 光片（需包含手腕），"
+            "填寫孩子的性別與年齡，"
             "即可看到骨齡、與實際年齡的差距，以及這個差距代表的意義。"
         ),
         "language": "語言",
