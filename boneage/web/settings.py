@@ -34,7 +34,7 @@ FONT_DIR = CJK_FONT_FILE.parent
 CSS = f"""
 @font-face {{ font-family: "Bone Age TC"; src: url("/gradio_api/file={CJK_FONT_FILE}") format("truetype"); }}
 .gradio-container, .gradio-container * {{ font-family: var(--font), "Bone Age TC", sans-serif; }}
-#result {{ min-height: 4em; }}
+#result {{ min-height: 4em; scroll-margin-top: 8px; }}
 #examples .caption-label {{ white-space: normal; }}
 @media (max-width: 640px) {{ #result h2 {{ font-size: 1.35em; }} }}
 """
