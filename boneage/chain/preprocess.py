@@ -180,19 +180,17 @@ def locate_hand(pixels: np.ndarray, config: PreprocessConfig) -> FoundHand:
     """Polarity, the hand's outline, and the image gate: is this a usable hand radiograph?
 
     Raises:
-        NotAHandRadiographError: no hand-sized object; an outline the U-Net is unsure of; or
-            nothing that stands out from the background. The message says which, plainly.
+        NotAHandRadiographError: no hand-sized object; an outline the U-Net is unsure of; more
+            than one hand; or nothing that stands out from the background. The message says
+            which, plainly.
     """
     pixels, inverted = normalise_polarity(pixels)
     unet = _shared_unet() if config.segmenter == "unet" else None
-    confidence = None
+    confidence, hand_parts = None, None
+    inside = film_area(pixels)  # a flat frame is the same whichever way the film is inverted
     if unet is not None:
         probability = unet.probability(pixels)
-        if second_hand_ratio((probability > unet.threshold) & film_area(pixels)) > MAX_SECOND_HAND_RATIO:
-            raise NotAHandRadiographError(
-                "This image seems to show more than one hand. Please upload the radiograph of the "
-                "left hand only, or crop the image to the left hand first."
-            )
+        hand_parts = (probability > unet.threshold) & inside
         mask, confidence = outline(probability, unet.threshold)
         if mask.any() and local_contrast(pixels, mask) < 0:
             # The border misled the polarity (a dark film photographed on a bright light box):
@@ -200,7 +198,7 @@ def locate_hand(pixels: np.ndarray, config: PreprocessConfig) -> FoundHand:
             pixels, inverted = (1.0 - pixels).astype(np.float32), not inverted
     else:
         mask = segment_hand(pixels)
-    mask = mask & film_area(pixels)
+    mask = mask & inside
     if float(mask.mean()) < config.min_hand_fraction:
         raise NotAHandRadiographError(
             "No hand could be found in this image. Please upload a radiograph of the whole left "
@@ -215,6 +213,11 @@ def locate_hand(pixels: np.ndarray, config: PreprocessConfig) -> FoundHand:
         raise NotAHandRadiographError(
             "This does not look like a hand: the object found has no fingers. Please upload the "
             "radiograph of the left hand and wrist, with the fingers spread."
+        )
+    if hand_parts is not None and second_hand_ratio(hand_parts) > MAX_SECOND_HAND_RATIO:
+        raise NotAHandRadiographError(
+            "This image seems to show more than one hand. Please upload the radiograph of the "
+            "left hand only, or crop the image to the left hand first."
         )
     if (
         config.max_saturated_fraction is not None
