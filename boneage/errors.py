@@ -44,6 +44,12 @@ class NotAHandRadiographError(InvalidImageError):
     title = "Not a hand X-ray"
 
 
+class WristMissingError(NotAHandRadiographError):
+    """A hand X-ray cut above the wrist: the wrist bones, which bone age is read from, are not in it."""
+
+    title = "The wrist is missing"
+
+
 class InvalidAgeError(InvalidInputError):
     """The chronological age is missing, not a number, or outside 0-20 years."""
 

@@ -21,7 +21,8 @@ from boneage.chain.orientation import Orientation, border_pixels, normalise_pola
 from boneage.chain.segmentation import segment_hand
 from boneage.chain.source import SourceTransform, apply_source_transform
 from boneage.chain.unet import outline
-from boneage.errors import NotAHandRadiographError
+from boneage.chain.wrist import shared_wrist_check
+from boneage.errors import NotAHandRadiographError, WristMissingError
 
 __all__ = ["border_pixels", "normalise_polarity"]  # re-exported: part of the chain's surface
 
@@ -34,6 +35,10 @@ FRAME_TOLERANCE = 2 / 255
 # film). RSNA films: 3 of 12,010 above it, two of them both hands; single hands with a marker
 # reach 0.30 (docs/segmentation.md).
 MAX_SECOND_HAND_RATIO = 0.4
+WRIST_MISSING_MESSAGE = (
+    "The wrist seems to be missing from this image: the bone age is read from the wrist bones as "
+    "well as the hand. Please upload the whole radiograph of the left hand and wrist."
+)
 
 
 @dataclass(frozen=True)
@@ -95,14 +100,20 @@ class PreprocessResult:
     segmenter: str = "classical"  # which segmenter outlined the hand (after any fallback)
 
 
-def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> PreprocessResult:
+def preprocess(
+    pixels: np.ndarray, config: PreprocessConfig | None = None, check_wrist: bool = True
+) -> PreprocessResult:
     """Run the whole chain on a float32 [0, 1] grayscale radiograph.
 
     The same function serves training, evaluation and the app. ``source_mask`` and ``crop_box``
     are given in the input's own pixels even when the source transform resized it first.
+    ``check_wrist=False`` skips the wrist check: only for making the check's own training examples.
 
     Raises:
-        NotAHandRadiographError: no hand-sized object was found.
+        NotAHandRadiographError: no hand-sized object was found, or it failed the gate (see
+            :func:`locate_hand`), or the wrist check finds no wrist in the image
+            (:mod:`boneage.chain.wrist`; when its weights are installed and the U-Net outlined the
+            hand): then a :class:`WristMissingError`, a kind of NotAHandRadiographError.
     """
     config = config or PreprocessConfig()
     orientation, upright = Orientation(), None
@@ -128,10 +139,18 @@ def preprocess(pixels: np.ndarray, config: PreprocessConfig | None = None) -> Pr
     image = sharpen(image, config.sharpen_amount, config.sharpen_sigma)
     if config.mask_background:
         image = image * mask
+    image = np.clip(image, 0.0, 1.0).astype(np.float32)
+    if (
+        check_wrist
+        and found.segmenter == "unet"
+        and (wrist := shared_wrist_check()) is not None
+        and wrist.wrist_missing(image)
+    ):
+        raise WristMissingError(WRIST_MISSING_MESSAGE)
     if pixels.shape != input_shape:
         source_mask, crop_box = _to_input_pixels(source_mask, crop_box, input_shape)
     return PreprocessResult(
-        image=np.clip(image, 0.0, 1.0).astype(np.float32),
+        image=image,
         mask=mask,
         source_mask=source_mask,
         crop_box=crop_box,

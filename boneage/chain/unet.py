@@ -9,9 +9,7 @@ Small on purpose: it runs before every prediction on a 2-core CPU, and the outli
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +20,8 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
-from boneage.errors import BoneAgeError, WeightsIntegrityError
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, resolve_weights
-
-log = logging.getLogger(__name__)
+from boneage.errors import WeightsIntegrityError
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_once, resolve_weights
 
 ARCHITECTURE = "hand-unet"
 DEFAULT_SEGMENTER_DIR = DEFAULT_WEIGHTS_DIR / "segmenter"
@@ -199,21 +195,10 @@ def segmenter_available(location: str | os.PathLike | None = None) -> bool:
     return (path / "manifest.json").is_file() or path.is_file()
 
 
-_shared_lock = threading.Lock()
-_shared: dict[str, UNetSegmenter | None] = {}
-
-
 def shared_segmenter() -> UNetSegmenter | None:
     """The installed U-Net, loaded once per process; None when it is missing or broken.
 
     None means: use the classical segmenter (the fallback). The reason is logged once.
     """
-    key = os.environ.get(SEGMENTER_ENV) or str(DEFAULT_SEGMENTER_DIR)
-    with _shared_lock:
-        if key not in _shared:
-            try:
-                _shared[key] = UNetSegmenter.load(key)
-            except BoneAgeError as exc:
-                log.warning("Hand U-Net not available (%s); using the classical segmenter.", exc)
-                _shared[key] = None
-        return _shared[key]
+    location = os.environ.get(SEGMENTER_ENV) or str(DEFAULT_SEGMENTER_DIR)
+    return load_once("Hand U-Net", location, UNetSegmenter.load, "using the classical segmenter.")

@@ -69,7 +69,7 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "hopelessly over-exposed": lambda p: np.clip(p * 0.05 + 0.95, 0, 1).astype(np.float32),
     "photo of a light box": light_box_photo,
     "both hands on one film": both_hands,
-    # Mostly not caught (docs/segmentation.md): nothing in the chain knows where the wrist is.
+    # The wrist check's cases (boneage.chain.wrist; docs/segmentation.md).
     "cut above the wrist (bottom quarter gone)": lambda p: np.ascontiguousarray(p[: int(0.75 * p.shape[0])]),
     "only the fingers (top half)": lambda p: np.ascontiguousarray(p[: p.shape[0] // 2]),
 }

@@ -145,6 +145,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "title_ImageTooLargeError": "Image too large",
         "title_EmptyImageError": "Empty image",
         "title_NotAHandRadiographError": "Not a hand X-ray",
+        "title_WristMissingError": "The wrist is missing",
         "title_InvalidAgeError": "Check the age",
         "title_InvalidSexError": "Choose the sex",
         "title_ModelNotInstalledError": "No model",
@@ -272,6 +273,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "title_ImageTooLargeError": "影像太大",
         "title_EmptyImageError": "空白影像",
         "title_NotAHandRadiographError": "不是手部 X 光片",
+        "title_WristMissingError": "沒有手腕",
         "title_InvalidAgeError": "請檢查年齡",
         "title_InvalidSexError": "請選擇性別",
         "title_ModelNotInstalledError": "沒有模型",
@@ -389,6 +391,10 @@ ERROR_TRANSLATIONS: dict[str, list[tuple[str, str]]] = {
         (
             r"This image seems to show more than one hand\. Please upload the radiograph of the left hand only, or crop the image to the left hand first\.",
             "這張影像中看起來不只一隻手。請只上傳左手的 X 光片，或先將影像裁切成只有左手。",
+        ),
+        (
+            r"The wrist seems to be missing from this image: the bone age is read from the wrist bones as well as the hand\. Please upload the whole radiograph of the left hand and wrist\.",
+            "這張影像中看起來沒有手腕：判讀骨齡需要手腕的骨骼。請上傳整隻左手與手腕的 X 光片。",
         ),
         (r"The model is still loading\.", "模型仍在載入中。"),
     ],
