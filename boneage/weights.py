@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from boneage.errors import BoneAgeError, ModelNotInstalledError, WeightsIntegrityError
 
@@ -193,6 +193,18 @@ def stored_state(model: torch.nn.Module, dtype: str = "float32") -> dict[str, to
         return (tensor.to(target) if rounded else tensor).detach().cpu().contiguous()
 
     return {name: stored(tensor) for name, tensor in model.state_dict().items()}
+
+
+def load_state(model: torch.nn.Module, path: Path, what: str) -> None:
+    """Copy a verified safetensors file into ``model``, strictly (float16 files are cast on copy).
+
+    Raises:
+        WeightsIntegrityError: the tensors do not fit ``model`` (``what`` names it in the message).
+    """
+    try:
+        model.load_state_dict(load_file(str(path)), strict=True)
+    except RuntimeError as exc:
+        raise WeightsIntegrityError(f"{what} do not fit: {exc}") from exc
 
 
 def save_weights(

@@ -16,12 +16,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
 from boneage.errors import WeightsIntegrityError
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_once, resolve_weights
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_once, load_state, resolve_weights
 
 ARCHITECTURE = "hand-unet"
 DEFAULT_SEGMENTER_DIR = DEFAULT_WEIGHTS_DIR / "segmenter"
@@ -136,10 +135,7 @@ class UNetSegmenter:
         if manifest.architecture != ARCHITECTURE:
             raise WeightsIntegrityError(f"{resolved.path} is not a hand segmenter ({manifest.architecture}).")
         model = HandUNet(**manifest.architecture_kwargs)
-        try:
-            model.load_state_dict(load_file(str(resolved.path)), strict=True)
-        except RuntimeError as exc:
-            raise WeightsIntegrityError(f"Segmenter weights do not fit: {exc}") from exc
+        load_state(model, resolved.path, "Segmenter weights")
         return cls(model, manifest)
 
     @torch.inference_mode()

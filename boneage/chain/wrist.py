@@ -17,11 +17,10 @@ import os
 import cv2
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from boneage.errors import WeightsIntegrityError
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_once, resolve_weights
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_once, load_state, resolve_weights
 
 ARCHITECTURE = "wrist-check"
 CHECK_SIZE = 128  # the wrist bones are large: this side keeps them, and the check costs a few ms
@@ -78,11 +77,7 @@ class WristCheck:
         if manifest.architecture != ARCHITECTURE:
             raise WeightsIntegrityError(f"{resolved.path} is not a wrist check ({manifest.architecture}).")
         model = WristCheckNet(**manifest.architecture_kwargs)
-        state = {name: tensor.float() for name, tensor in load_file(str(resolved.path)).items()}
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise WeightsIntegrityError(f"Wrist check weights do not fit: {exc}") from exc
+        load_state(model, resolved.path, "Wrist check weights")
         return cls(model, manifest)
 
     @torch.inference_mode()

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from safetensors.torch import load_file
-
-from boneage.errors import WeightsIntegrityError
 from boneage.model.architectures import BoneAgeRegressor, create_model
-from boneage.weights import ResolvedWeights
+from boneage.weights import ResolvedWeights, load_state
 
 
 def load_model(resolved: ResolvedWeights) -> BoneAgeRegressor:
     manifest = resolved.manifest
     model = create_model(manifest.architecture, **manifest.architecture_kwargs)
-    state = load_file(str(resolved.path))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise WeightsIntegrityError(
-            f"Weights do not fit architecture {manifest.architecture!r}: {exc}"
-        ) from exc
+    load_state(model, resolved.path, f"Weights of architecture {manifest.architecture!r}")
     return model.eval()

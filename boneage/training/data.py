@@ -141,7 +141,7 @@ def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path
     jobs = [(str(s.path), config.to_dict()) for s in samples]
     progress = tqdm(total=len(jobs), desc="preprocess", unit="img")
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=one_thread_per_process) as pool:
             results = pool.map(_preprocess_one, jobs, chunksize=8)
             for index, result in enumerate(results):
                 _store(images, ok, refused, samples[index].id, index, result)
@@ -161,7 +161,7 @@ def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path
     return Cache(np.load(images_path, mmap_mode="r"), ok, refused)
 
 
-def _one_thread() -> None:
+def one_thread_per_process() -> None:
     """Each preprocessing process runs the U-Net on one thread: the processes share the cores."""
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

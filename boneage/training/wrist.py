@@ -33,7 +33,7 @@ from boneage.chain.preprocess import PreprocessConfig, preprocess
 from boneage.chain.wrist import CHECK_SIZE, check_input, to_check_pixels
 from boneage.errors import BoneAgeError
 from boneage.io.decode import load_radiograph
-from boneage.training.data import Sample, _one_thread, augment
+from boneage.training.data import Sample, augment, one_thread_per_process
 
 MISSING_RANGE = (-0.3, 1.0)
 PRESENT_RANGE = (1.55, 2.3)
@@ -148,7 +148,7 @@ def build_examples(samples: list[Sample], config: PreprocessConfig, out: Path, w
                 film_ids.append(sample.id)
 
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=one_thread_per_process) as pool:
             collect(pool.map(_job, jobs, chunksize=8))
     else:
         collect(map(_job, jobs))
@@ -206,13 +206,9 @@ def epoch_indices(wrist: np.ndarray, cut: np.ndarray, rng: np.random.Generator) 
     return rng.permutation(np.concatenate([cuts, chosen]))
 
 
-def _batch(images: np.ndarray, indices: np.ndarray, rng: np.random.Generator | None) -> torch.Tensor:
-    pixels = images[indices]
-    if rng is not None:
-        pixels = np.stack([
-            np.round(augment(p.astype(np.float32) / 255.0, rng) * 255).astype(np.uint8) for p in pixels
-        ])  # fmt: skip
-    return check_input(pixels)
+def _augmented_batch(images: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+    pixels = [augment(image.astype(np.float32) / 255.0, rng) for image in images[indices]]
+    return check_input(np.stack([np.round(p * 255).astype(np.uint8) for p in pixels]))
 
 
 @torch.inference_mode()
@@ -248,6 +244,13 @@ def summarise(probabilities: np.ndarray, wrist: np.ndarray, cut: np.ndarray, thr
         name: {"n": int(members.sum()), "refused": int(refused[members].sum())}
         for name, members in groups.items()
     }
+
+
+def validate(model: nn.Module, val: dict[str, np.ndarray], max_false_refusals: int) -> tuple[float, dict]:
+    """The threshold chosen on the whole validation films, and the refusals at it by kind."""
+    probabilities = missing_probabilities(model, val["images"])
+    threshold = choose_threshold(probabilities[np.isnan(val["cut"])], max_false_refusals)
+    return threshold, summarise(probabilities, val["wrist"], val["cut"], threshold)
 
 
 def train_wrist_check(config: WristTrainConfig) -> dict:
@@ -286,15 +289,13 @@ def train_wrist_check(config: WristTrainConfig) -> dict:
         for start in tqdm(range(0, len(indices), config.batch_size), desc=f"epoch {epoch + 1}", leave=False):
             chosen = indices[start : start + config.batch_size]
             target = torch.from_numpy((~train["wrist"][chosen]).astype(np.float32))
-            loss = loss_fn(model(_batch(train["images"], chosen, rng)), target)
+            loss = loss_fn(model(_augmented_batch(train["images"], chosen, rng)), target)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
-        probabilities = missing_probabilities(model, val["images"])
-        threshold = choose_threshold(probabilities[np.isnan(val["cut"])], config.max_false_refusals)
-        summary = summarise(probabilities, val["wrist"], val["cut"], threshold)
+        threshold, summary = validate(model, val, config.max_false_refusals)
         history.append(
             {"epoch": epoch + 1, "loss": float(np.mean(losses)), "threshold": threshold, **summary}
         )
@@ -319,9 +320,7 @@ def train_wrist_check(config: WristTrainConfig) -> dict:
     model.load_state_dict(
         {name: tensor.float() for name, tensor in stored_state(model, WEIGHTS_DTYPE).items()}
     )
-    probabilities = missing_probabilities(model, val["images"])
-    threshold = choose_threshold(probabilities[np.isnan(val["cut"])], config.max_false_refusals)
-    summary = summarise(probabilities, val["wrist"], val["cut"], threshold)
+    threshold, summary = validate(model, val, config.max_false_refusals)
     fields = {
         "name": config.name,
         "version": config.version,
