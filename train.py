@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        help="seed of the validation split (default: --seed); keep it to compare runs",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, help="use only the first N images (quick runs)")
     parser.add_argument("--cache", type=Path, help="preprocessed-image cache folder (default: OUT/cache)")
@@ -184,6 +189,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None) -> TrainC
         lr=args.lr,
         val_fraction=args.val_fraction,
         seed=args.seed,
+        split_seed=args.split_seed,
         workers=args.workers,
         limit=args.limit,
         cache_dir=args.cache,

@@ -288,7 +288,8 @@ def test_a_start_trained_on_this_runs_validation_images_is_refused(
     kaggle_dataset: Path, tmp_path: Path, capsys
 ):
     """Another seed gives another split: its weights learnt from some of this run's validation
-    images, so fine-tuning from them would flatter the validation MAE. Same split: accepted."""
+    images, so fine-tuning from them would flatter the validation MAE. Same split (the same seed,
+    or another seed with the same --split-seed): accepted."""
     common = ["--data", str(kaggle_dataset), *TINY, "--val-fraction", "0.25"]
     assert main([*common, "--epochs", "2", "--stop-after", "1", "--out", str(tmp_path / "a")]) == 0
     start = tmp_path / "a" / "checkpoint.pt"
@@ -309,6 +310,13 @@ def test_a_start_trained_on_this_runs_validation_images_is_refused(
     assert ours == theirs
     source = json.loads((tmp_path / "c" / "manifest.json").read_text())["training"]["init_from"]
     assert source["val_images_seen"] == 0
+
+    # Another seed for the weights, the same seed for the split: the split is theirs again.
+    other = [*common, "--epochs", "1", "--seed", "7", "--split-seed", "42", "--init-from", str(start)]
+    assert main([*other, "--out", str(tmp_path / "d")]) == 0
+    assert json.loads((tmp_path / "d" / "split.json").read_text()) == theirs
+    training = json.loads((tmp_path / "d" / "manifest.json").read_text())["training"]
+    assert (training["seed"], training["split_seed"]) == (7, 42)
 
 
 def test_zero_epochs_writes_the_given_weights_with_this_runs_serving_checks(

@@ -87,6 +87,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     val_fraction: float = 0.15
     seed: int = 42
+    # The validation split's seed (default: ``seed``). Another ``seed`` with the same split gives a
+    # second network whose validation is comparable and which an ensemble may join.
+    split_seed: int | None = None
     workers: int = 2
     limit: int | None = None
     cache_dir: Path | None = None
@@ -102,6 +105,10 @@ class TrainConfig:
     version: str = "0.1.0"
     dataset_name: str | None = None  # default: the data folder and its label file
     command: str | None = None  # the command line that ran this, for the manifest
+
+    @property
+    def validation_split_seed(self) -> int:
+        return self.seed if self.split_seed is None else self.split_seed
 
     def preprocess_config(self) -> PreprocessConfig:
         return PreprocessConfig(
@@ -274,7 +281,7 @@ def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> Prep
     cache = cache or build_cache(samples, preprocess_config, cache_dir, workers=workers)
     usable = [s for s, good in zip(samples, cache.ok, strict=True) if good]
     index_of = {id(s): i for i, s in enumerate(samples)}
-    train_set, val_set = split_samples(usable, config.val_fraction, config.seed)
+    train_set, val_set = split_samples(usable, config.val_fraction, config.validation_split_seed)
     return PreparedData(
         samples,
         cache,
@@ -633,6 +640,7 @@ def _manifest_fields(
             "batch_size": config.batch_size,
             "lr": config.lr,
             "seed": config.seed,
+            **({"split_seed": config.split_seed} if config.split_seed is not None else {}),
             "pretrained": "imagenet" if config.pretrained else None,
             "augmentation": config.augmentation,
             "loss": config.loss,
