@@ -1,15 +1,16 @@
 """Train a bone-age model on data in the RSNA Kaggle layout and write weights + manifest + report.
 
-The shipped model came from two runs (the exact commands are in weights/manifest.json and in
-docs/model.md, "Reproduce the shipped weights"): a GPU run from ImageNet weights,
+The shipped model came from three runs (the exact commands are in weights/manifest.json and in
+docs/model.md, "Reproduce the shipped weights"): two GPU runs from ImageNet weights that differ
+only in the seed,
 
     python train.py --data ../shared/data/rsna-train-299 --source-size 299 --source-resample pillow-bilinear \\
-        --arch efficientnet-lite0-sex --pretrained --no-mask --size 448 --epochs 16 --batch-size 64 \\
-        --device cuda --out runs/lite0-448-gpu ...
+        --arch efficientnet-lite0-sex --pretrained --no-mask --size 512 --epochs 15 --batch-size 64 \\
+        --device cuda --seed 7 --split-seed 42 --out runs/lite0-512-s7 ...
 
-then ``--epochs 0 --init-from runs/lite0-448-gpu/<name>.safetensors --weights-dtype float16 --tta
-zoom2 ...`` on the CPU, which writes those weights with the app's serving checks. (``--epochs 0
---ensemble-of A.safetensors B.safetensors`` does the same for the mean of several models.)
+then ``--epochs 0 --ensemble-of A.safetensors B.safetensors --weights-dtype float16 --tta none
+...`` on the CPU, which writes their mean with the app's serving checks. (``--epochs 0
+--init-from A.safetensors`` does the same for one model.)
 
 A long run is checkpointed after every epoch; run the same command with --resume to continue.
 Several GPUs (or CPU processes): torchrun --nproc_per_node N train.py ...
