@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from boneage.chain.preprocess import PreprocessConfig
-from boneage.training.data import cache_key, read_samples
+from boneage.training.data import AUGMENTATIONS, cache_key, read_samples
 from boneage.training.wrist import WristTrainConfig, build_examples, train_wrist_check
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
 
@@ -42,10 +42,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--augment",
+        default="tilted",
+        choices=sorted(AUGMENTATIONS),
+        help="augmentation (default tilted: rotations up to ±45°, as uploads are)",
+    )
     parser.add_argument("--limit", type=int, help="films per part and examples per epoch (smoke runs)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--resume", action="store_true", help="go on from --out's checkpoint")
     parser.add_argument("--stop-after", type=int, help="stop (checkpointed) after this many epochs")
+    parser.add_argument("--version", default="1.0.0", help="the check's version in its manifest")
     parser.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     args = parser.parse_args(argv)
 
@@ -66,6 +73,8 @@ def main(argv: list[str] | None = None) -> dict:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        augmentation=args.augment,
+        version=args.version,
         pretrained=not args.no_pretrained,
         limit=args.limit,
         resume=args.resume,

@@ -177,6 +177,7 @@ class WristTrainConfig:
     lr: float = 1e-3
     seed: int = 42
     pretrained: bool = True
+    augmentation: str = "tilted"  # boneage.training.data.AUGMENTATIONS: rotations up to ±45°
     # Whole validation films the chosen threshold may refuse: 1 of 1,798 is 0.06%, within the
     # gate's budget of 0.3% real films refused (0.21% before this check).
     max_false_refusals: int = 1
@@ -206,8 +207,10 @@ def epoch_indices(wrist: np.ndarray, cut: np.ndarray, rng: np.random.Generator) 
     return rng.permutation(np.concatenate([cuts, chosen]))
 
 
-def _augmented_batch(images: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-    pixels = [augment(image.astype(np.float32) / 255.0, rng) for image in images[indices]]
+def _augmented_batch(
+    images: np.ndarray, indices: np.ndarray, rng: np.random.Generator, strength: str
+) -> torch.Tensor:
+    pixels = [augment(image.astype(np.float32) / 255.0, rng, strength) for image in images[indices]]
     return check_input(np.stack([np.round(p * 255).astype(np.uint8) for p in pixels]))
 
 
@@ -289,7 +292,7 @@ def train_wrist_check(config: WristTrainConfig) -> dict:
         for start in tqdm(range(0, len(indices), config.batch_size), desc=f"epoch {epoch + 1}", leave=False):
             chosen = indices[start : start + config.batch_size]
             target = torch.from_numpy((~train["wrist"][chosen]).astype(np.float32))
-            loss = loss_fn(model(_augmented_batch(train["images"], chosen, rng)), target)
+            loss = loss_fn(model(_augmented_batch(train["images"], chosen, rng, config.augmentation)), target)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -337,6 +340,7 @@ def train_wrist_check(config: WristTrainConfig) -> dict:
             "command": config.command,
             "git_commit": _git_commit(),
             "epochs": config.epochs,
+            "augmentation": config.augmentation,
             "n_train_examples": int(len(train["wrist"])),
             "n_val_examples": int(len(val["wrist"])),
             "duration_s": round(time.time() - started, 1),
