@@ -216,8 +216,8 @@ class CachedImages(torch.utils.data.Dataset):
 AUGMENTATIONS = {
     "moderate": {"angle": 10.0, "scale": (0.85, 1.05), "stretch": 0.1, "shift": 0.05},
     "strong": {"angle": 15.0, "scale": (0.8, 1.1), "stretch": 0.15, "shift": 0.08},
-    # The wrist check's: the chain turns films by quarter turns only, so an upload tilted 45°
-    # reaches the check tilted 45°; with ±10° it refused 2 of 53 such atlas plates.
+    # Tried for the wrist check (an upload tilted 45° reaches it tilted): it then kept the 45°
+    # plates but refused clean upright ones (docs/segmentation.md); not shipped.
     "tilted": {"angle": 45.0, "scale": (0.85, 1.05), "stretch": 0.1, "shift": 0.05},
 }
 

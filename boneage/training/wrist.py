@@ -177,7 +177,9 @@ class WristTrainConfig:
     lr: float = 1e-3
     seed: int = 42
     pretrained: bool = True
-    augmentation: str = "tilted"  # boneage.training.data.AUGMENTATIONS: rotations up to ±45°
+    # boneage.training.data.AUGMENTATIONS. "tilted" (±45°) was tried for 45° uploads and refused
+    # clean upright plates instead (docs/segmentation.md): the shipped check is "moderate".
+    augmentation: str = "moderate"
     # Whole validation films the chosen threshold may refuse: 1 of 1,798 is 0.06%, within the
     # gate's budget of 0.3% real films refused (0.21% before this check).
     max_false_refusals: int = 1
