@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="seed of the validation split (default: --seed); keep it to compare runs",
     )
+    parser.add_argument(
+        "--split",
+        type=Path,
+        metavar="SPLIT_JSON",
+        help="keep the split a run recorded (e.g. weights/split.json) instead of drawing one",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, help="use only the first N images (quick runs)")
     parser.add_argument("--cache", type=Path, help="preprocessed-image cache folder (default: OUT/cache)")
@@ -191,6 +197,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None) -> TrainC
         val_fraction=args.val_fraction,
         seed=args.seed,
         split_seed=args.split_seed,
+        split_file=args.split,
         workers=args.workers,
         limit=args.limit,
         cache_dir=args.cache,

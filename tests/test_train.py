@@ -319,6 +319,36 @@ def test_a_start_trained_on_this_runs_validation_images_is_refused(
     assert (training["seed"], training["split_seed"]) == (7, 42)
 
 
+def test_a_recorded_split_is_kept_whatever_the_seeds(kaggle_dataset: Path, tmp_path: Path, capsys):
+    """--split keeps a run's split.json: a changed gate would otherwise redraw the split, since
+    it is drawn from the films the chain accepts. Films the record never placed are left out."""
+    common = ["--data", str(kaggle_dataset), *TINY, "--val-fraction", "0.25", "--epochs", "1"]
+    assert main([*common, "--out", str(tmp_path / "a")]) == 0
+    recorded = json.loads((tmp_path / "a" / "split.json").read_text())
+    fewer = {"train": recorded["train"][1:], "val": recorded["val"]}  # one film never placed
+    (tmp_path / "fewer.json").write_text(json.dumps(fewer))
+    capsys.readouterr()
+
+    kept = [*common, "--seed", "7", "--split", str(tmp_path / "fewer.json"), "--out", str(tmp_path / "b")]
+    assert main(kept) == 0
+    assert json.loads((tmp_path / "b" / "split.json").read_text()) == fewer
+    assert "1 accepted image(s) are in neither part" in capsys.readouterr().out
+    training = json.loads((tmp_path / "b" / "manifest.json").read_text())["training"]
+    assert training["split_file"].endswith("fewer.json")
+
+    both = [
+        *common,
+        "--split",
+        str(tmp_path / "fewer.json"),
+        "--split-seed",
+        "1",
+        "--out",
+        str(tmp_path / "c"),
+    ]
+    with pytest.raises(SystemExit):  # a usage error: one of the two, not both
+        main(both)
+
+
 def test_zero_epochs_writes_the_given_weights_with_this_runs_serving_checks(
     kaggle_dataset: Path, tmp_path: Path
 ):

@@ -97,6 +97,22 @@ def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> tupl
     return train, val
 
 
+def split_from_record(samples: list[Sample], split: dict) -> tuple[list[Sample], list[Sample]]:
+    """The split a run recorded (its ``split.json``), applied to the samples the chain accepts now.
+
+    A drawn split depends on which films the chain refuses (:func:`split_samples` divides the
+    accepted ones), so a changed gate redraws it. A recorded one does not: films it placed keep
+    their part, films it never placed (refused then, accepted now) are left out of both, and films
+    refused now simply drop out. Raises DatasetError when the record places none of the samples.
+    """
+    train_ids, val_ids = {str(i) for i in split["train"]}, {str(i) for i in split["val"]}
+    train = [s for s in samples if s.id in train_ids]
+    val = [s for s in samples if s.id in val_ids]
+    if not train:
+        raise DatasetError("The split file places none of these images in training: is it this data set's?")
+    return train, val
+
+
 def _preprocess_one(args: tuple[str, dict]) -> np.ndarray | str:
     path, config = args
     try:

@@ -9,6 +9,7 @@ best validation MAE, and the manifest records that MAE, the data, the command an
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -46,6 +47,7 @@ from boneage.training.data import (
     build_cache,
     find_dataset,
     read_samples,
+    split_from_record,
     split_samples,
 )
 from boneage.training.evaluation import Evaluation, evaluate_samples, evaluation_report
@@ -90,6 +92,7 @@ class TrainConfig:
     # The validation split's seed (default: ``seed``). Another ``seed`` with the same split gives a
     # second network whose validation is comparable and which an ensemble may join.
     split_seed: int | None = None
+    split_file: Path | None = None  # a recorded split.json to keep instead of drawing one
     workers: int = 2
     limit: int | None = None
     cache_dir: Path | None = None
@@ -281,7 +284,12 @@ def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> Prep
     cache = cache or build_cache(samples, preprocess_config, cache_dir, workers=workers)
     usable = [s for s, good in zip(samples, cache.ok, strict=True) if good]
     index_of = {id(s): i for i, s in enumerate(samples)}
-    train_set, val_set = split_samples(usable, config.val_fraction, config.validation_split_seed)
+    if config.split_file:
+        train_set, val_set = split_from_record(usable, json.loads(Path(config.split_file).read_text()))
+        if world.is_main and (unplaced := len(usable) - len(train_set) - len(val_set)):
+            tqdm.write(f"{unplaced} accepted image(s) are in neither part of {config.split_file}: left out")
+    else:
+        train_set, val_set = split_samples(usable, config.val_fraction, config.validation_split_seed)
     return PreparedData(
         samples,
         cache,
@@ -299,6 +307,8 @@ def run_rule_broken(config: TrainConfig) -> str | None:
         return "--ensemble-of assembles trained members: give --epochs 0, not --init-from or --pretrained"
     if config.architecture == "ensemble" and not config.ensemble_of:
         return "--arch ensemble is assembled from trained members: give --ensemble-of"
+    if config.split_file and config.split_seed is not None:
+        return "--split keeps a recorded split; --split-seed draws one: give one of them"
     if config.epochs == 0 and config.init_from is None and not config.ensemble_of:
         return "--epochs 0 evaluates and writes the weights given with --init-from; give --init-from"
     return None
@@ -641,6 +651,7 @@ def _manifest_fields(
             "lr": config.lr,
             "seed": config.seed,
             **({"split_seed": config.split_seed} if config.split_seed is not None else {}),
+            **({"split_file": str(config.split_file)} if config.split_file else {}),
             "pretrained": "imagenet" if config.pretrained else None,
             "augmentation": config.augmentation,
             "loss": config.loss,
