@@ -28,6 +28,11 @@ def write_split(out_dir: Path, train_ids: list[str], val_ids: list[str]) -> None
     (Path(out_dir) / SPLIT_NAME).write_text(json.dumps(split, indent=1) + "\n")
 
 
+def read_split(path: Path) -> dict[str, list[str]]:
+    """A split written by :func:`write_split` (``{"train": [...], "val": [...]}``)."""
+    return json.loads(Path(path).read_text())
+
+
 def check_validation_unseen(start: Path, val_ids: list[str]) -> int | None:
     """Refuse a start trained on any of ``val_ids``; returns 0, or None when no split is beside it.
 
@@ -38,13 +43,14 @@ def check_validation_unseen(start: Path, val_ids: list[str]) -> int | None:
     split = Path(start).parent / SPLIT_NAME
     if not split.is_file():
         return None
-    seen = len(set(json.loads(split.read_text())["train"]).intersection(val_ids))
+    seen = len(set(read_split(split)["train"]).intersection(val_ids))
     if seen:
         raise ValidationLeakError(
             f"The weights in {Path(start).parent} were trained on {seen} of this run's {len(val_ids)} "
             f"validation images (their {SPLIT_NAME}), so this run's validation MAE would look better "
-            "than it is. Start from weights trained with this run's split (the same data, "
-            "--val-fraction and --seed), or from ImageNet (--pretrained)."
+            "than it is. Start from weights trained with this run's split (the same data and "
+            "--val-fraction, and the same --seed or --split-seed, or --split with their split.json), "
+            "or from ImageNet (--pretrained)."
         )
     return seen
 

@@ -103,7 +103,8 @@ def split_from_record(samples: list[Sample], split: dict) -> tuple[list[Sample],
     A drawn split depends on which films the chain refuses (:func:`split_samples` divides the
     accepted ones), so a changed gate redraws it. A recorded one does not: films it placed keep
     their part, films it never placed (refused then, accepted now) are left out of both, and films
-    refused now simply drop out. Raises DatasetError when the record places none of the samples.
+    refused now simply drop out. Raises DatasetError when it places none of them in training
+    (a record of another data set).
     """
     train_ids, val_ids = {str(i) for i in split["train"]}, {str(i) for i in split["val"]}
     train = [s for s in samples if s.id in train_ids]

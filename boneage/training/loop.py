@@ -9,7 +9,6 @@ best validation MAE, and the manifest records that MAE, the data, the command an
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -37,6 +36,7 @@ from boneage.training.checkpoint import (
     check_validation_unseen,
     load_checkpoint,
     load_initial_weights,
+    read_split,
     save_checkpoint,
     write_split,
 )
@@ -285,7 +285,7 @@ def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> Prep
     usable = [s for s, good in zip(samples, cache.ok, strict=True) if good]
     index_of = {id(s): i for i, s in enumerate(samples)}
     if config.split_file:
-        train_set, val_set = split_from_record(usable, json.loads(Path(config.split_file).read_text()))
+        train_set, val_set = split_from_record(usable, read_split(config.split_file))
         if world.is_main and (unplaced := len(usable) - len(train_set) - len(val_set)):
             tqdm.write(f"{unplaced} accepted image(s) are in neither part of {config.split_file}: left out")
     else:
