@@ -136,6 +136,22 @@ def test_tta_views_in_the_manifest_are_averaged(predictor: Predictor, hand_pixel
     assert len(set(np.round(singles, 3))) > 1, "the views really differ"
 
 
+def test_a_single_tta_view_replaces_the_image_as_is(predictor: Predictor, hand_pixels):
+    """A one-view set (``zoomout``) reads only that view: one pass, not the image as is."""
+    from dataclasses import replace
+
+    from boneage.chain.preprocess import preprocess
+    from boneage.chain.views import TTA_VIEWS, affine
+
+    image = preprocess(hand_pixels, predictor.preprocess_config).image
+    (view,) = TTA_VIEWS["zoomout"]
+    zoomed_out = Predictor(predictor.model, replace(predictor.manifest, tta=TTA_VIEWS["zoomout"]))
+    as_is = float(predictor.predict_months([image], [True])[0])
+    expected = float(predictor.predict_months([affine(image, **view)], [True])[0])
+    assert float(zoomed_out.predict_months([image], [True])[0]) == pytest.approx(expected, abs=1e-4)
+    assert abs(expected - as_is) > 1e-3, "the view really differs from the image as is"
+
+
 def test_heatmaps_while_other_requests_run_the_same_model(predictor: Predictor, hand_pixels):
     """Gradio answers requests on threads: a heatmap must not pick up another request's pass.
 
