@@ -8,7 +8,7 @@ only in the seed,
         --arch efficientnet-lite0-sex --pretrained --no-mask --size 512 --epochs 15 --batch-size 64 \\
         --device cuda --seed 7 --split-seed 42 --out runs/lite0-512-s7 ...
 
-then ``--epochs 0 --ensemble-of A.safetensors B.safetensors --weights-dtype float16 --tta none
+then ``--epochs 0 --ensemble-of A.safetensors B.safetensors --weights-dtype float16 --tta zoomout
 ...`` on the CPU, which writes their mean with the app's serving checks. (``--epochs 0
 --init-from A.safetensors`` does the same for one model.)
 
