@@ -91,6 +91,39 @@ def test_a_member_that_learnt_at_another_size_reads_the_chain_resized(
     assert ensemble.heatmap(image, male=True).shape == (48, 48)
 
 
+def test_an_ensemble_joins_another_network_by_network(members, kaggle_dataset: Path, tmp_path: Path):
+    """The shipped pair plus a new run, without the pair's runs: each of the three counts the same."""
+    common = ["--data", str(kaggle_dataset), *TINY]
+    assert (
+        main([*common, "--epochs", "0", "--ensemble-of", *map(str, members), "--out", str(tmp_path / "pair")])
+        == 0
+    )
+    assert (
+        main([*common, "--epochs", "1", "--seed", "3", "--split-seed", "42", "--out", str(tmp_path / "new")])
+        == 0
+    )
+    pair, new = _weights(tmp_path / "pair"), _weights(tmp_path / "new")
+    assert (
+        main(
+            [*common, "--epochs", "0", "--ensemble-of", str(pair), str(new), "--out", str(tmp_path / "three")]
+        )
+        == 0
+    )
+
+    manifest = json.loads((tmp_path / "three" / "manifest.json").read_text())
+    assert manifest["architecture_kwargs"] == {"members": [SEED_CNN, LITE0, SEED_CNN]}
+    sources = manifest["training"]["ensemble_of"]
+    assert sources[0]["networks"] == 2 and sources[0]["training"]["ensemble_of"][1]["path"] == str(members[1])
+    assert sources[1]["training"]["seed"] == 3
+
+    three = Predictor.load(explicit=tmp_path / "three")
+    alone = [Predictor.load(explicit=path.parent) for path in (*members, new)]
+    sample = read_samples(kaggle_dataset)[0]
+    ages = [p.analyse(sample.path, sample.male, 100).bone_age_months for p in (three, *alone)]
+    assert ages[3] != pytest.approx(ages[1], abs=0.01)  # the new network differs from the first
+    assert ages[0] == pytest.approx(np.mean(ages[1:]), abs=1e-3)
+
+
 def test_resize_square_keeps_a_uniform_image_uniform_and_leaves_its_own_size_alone():
     images = torch.full((2, 1, 48, 48), -1.0)  # the black background, standardised
     assert resize_square(images, 48) is images and resize_square(images, None) is images

@@ -6,6 +6,10 @@ learnt from. The members must share one chain, because the app runs the chain on
 only its output size may differ, and a member that learnt at another size reads the chain's
 image resized to its own (``BoneAgeEnsemble``). None may have learnt from this run's validation
 images.
+
+A member may itself be an ensemble, such as the shipped weights: its networks join one by one,
+so every network of the new ensemble counts the same. A new network can then be added to the
+shipped ones without the runs they came from.
 """
 
 from __future__ import annotations
@@ -54,19 +58,59 @@ def member_specs(paths: list[Path], preprocess: dict) -> list[dict]:
                 f"{path} learnt from another chain than this run's (differs in {', '.join(differing)}); "
                 "an ensemble's members share one chain."
             )
-        spec = {"architecture": manifest.architecture, **manifest.architecture_kwargs}
-        if manifest.preprocess.get("size") != preprocess.get("size"):
-            spec["resize_to"] = manifest.preprocess["size"]
+        specs.extend(_networks(manifest, preprocess.get("size")))
+    return specs
+
+
+def _networks(manifest: Manifest, size: int | None) -> list[dict]:
+    """The specs of the networks a member brings: itself, or each network of an ensemble, with
+    ``resize_to`` only where a network reads another side than ``size``."""
+    if manifest.architecture == "ensemble":
+        inner = manifest.architecture_kwargs["members"]
+    else:
+        inner = [{"architecture": manifest.architecture, **manifest.architecture_kwargs}]
+    specs = []
+    for network in inner:
+        spec = {key: value for key, value in network.items() if key != "resize_to"}
+        side = network.get("resize_to", manifest.preprocess.get("size"))
+        if side != size:
+            spec["resize_to"] = side
         specs.append(spec)
     return specs
 
 
 def load_members(model: BoneAgeEnsemble, paths: list[Path], val_ids: list[str]) -> list[dict]:
     """Load each member's weights; returns where each came from, for the manifest."""
+    networks = iter(model.members)
     sources = []
-    for member, path in zip(model.members, paths, strict=True):
+    for path in paths:
         seen = check_validation_unseen(path, val_ids)
         if seen is None:  # an ensemble's validation MAE must be one nobody could have learnt
             raise EnsembleMemberError(f"No split.json beside {path}: cannot check what it learnt from.")
-        sources.append({**load_initial_weights(member, path), "val_images_seen": seen})
+        manifest = member_manifest(path)
+        if manifest.architecture == "ensemble":
+            source = _load_ensemble_networks(networks, path, manifest)
+        else:
+            source = load_initial_weights(next(networks), path)
+        sources.append({**source, "val_images_seen": seen})
     return sources
+
+
+def _load_ensemble_networks(networks, path: Path, manifest: Manifest) -> dict:
+    """Load an ensemble file's networks (stored under ``members.<i>.``) into the next ones."""
+    from safetensors.torch import load_file
+
+    state = load_file(path)
+    count = len(manifest.architecture_kwargs["members"])
+    for index in range(count):
+        prefix = f"members.{index}."
+        next(networks).load_state_dict(
+            {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+        )
+    return {
+        "path": str(path),
+        "sha256": manifest.sha256,
+        "networks": count,
+        "training": manifest.training,
+        "val_mae_months": manifest.metrics.get("val_mae_months"),
+    }
