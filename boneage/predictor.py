@@ -85,7 +85,13 @@ class Analysis:
     model: ModelInfo | None = None
     timing_ms: dict[str, float] = field(default_factory=dict)  # decode, preprocess, model
     interval: IntervalCalibration | None = None  # how the bone age's interval was calibrated
-    heatmap: np.ndarray | None = None  # Grad-CAM over preprocessed.image, [0, 1]
+    heatmap: np.ndarray | None = None  # Grad-CAM over model_input, [0, 1]
+    model_image: np.ndarray | None = None  # the served view, when it is not preprocessed.image
+
+    @property
+    def model_input(self) -> np.ndarray:
+        """The image the model read: the served view of the chain's output (shown to the user)."""
+        return self.preprocessed.image if self.model_image is None else self.model_image
 
     @property
     def bounds(self) -> tuple[float, float] | None:
@@ -235,8 +241,17 @@ class Predictor:
     ) -> Analysis:
         return analyse(source, sex, age_months, predictor=self, lang=lang, heatmap=heatmap)
 
+    def model_view(self, image: np.ndarray) -> np.ndarray:
+        """A processed image as the model reads it: the manifest's view when it lists one.
+
+        With several views the answer is their mean, which no single image shows, so the
+        chain's image itself stands for them (every multi-view set includes it as is).
+        """
+        views = self.manifest.tta
+        return affine(image, **views[0]) if len(views) == 1 and views[0] else image
+
     def heatmap(self, image: np.ndarray, male: bool) -> np.ndarray:
-        """Grad-CAM of the bone age over one preprocessed image (the un-augmented view)."""
+        """Grad-CAM of the bone age over one image as the model reads it (``model_view``)."""
         with self._grad_lock:  # hooks are per model: one heatmap at a time
             return grad_cam(self.model, image, male)
 
@@ -312,13 +327,15 @@ def analyse(
     bounds = predictor.interval.interval(bone_age) if predictor.interval else None
     level = predictor.interval.level if predictor.interval else 0.9
     meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months, bounds, lang, level)
+    seen = predictor.model_view(processed.image)
     heat = None
     if heatmap:
-        heat = predictor.heatmap(processed.image, child_sex == "male")
+        heat = predictor.heatmap(seen, child_sex == "male")
         clock.lap("heatmap")
     return Analysis(
         child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info,
         timing_ms=clock.laps, interval=predictor.interval, heatmap=heat,
+        model_image=None if seen is processed.image else seen,
     )  # fmt: skip
 
 

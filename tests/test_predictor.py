@@ -152,6 +152,30 @@ def test_a_single_tta_view_replaces_the_image_as_is(predictor: Predictor, hand_p
     assert abs(expected - as_is) > 1e-3, "the view really differs from the image as is"
 
 
+def test_the_image_shown_is_the_one_view_the_model_reads(predictor: Predictor, hand_png):
+    """With one served view, "what the model looked at" and its heatmap are that view, not the
+    chain's image as is; without views (or with several) they are the chain's image."""
+    from dataclasses import replace
+
+    from boneage.chain.views import TTA_VIEWS, affine
+    from boneage.report.card import heatmap_view, model_view
+
+    plain = predictor.analyse(hand_png, "male", 100, heatmap=True)
+    assert plain.model_image is None and plain.model_input is plain.preprocessed.image
+    zoomed_out = Predictor(predictor.model, replace(predictor.manifest, tta=TTA_VIEWS["zoomout"]))
+    result = zoomed_out.analyse(hand_png, "male", 100, heatmap=True)
+    expected = affine(result.preprocessed.image, **TTA_VIEWS["zoomout"][0])
+    np.testing.assert_array_equal(result.model_input, expected)
+    assert result.bone_age_months == pytest.approx(
+        float(predictor.predict_months([expected], [True])[0]), abs=1e-4
+    )
+    np.testing.assert_allclose(result.heatmap, predictor.heatmap(expected, True), atol=1e-5)
+    assert not np.array_equal(model_view(result), model_view(plain))
+    assert heatmap_view(result).shape == model_view(result).shape
+    several = Predictor(predictor.model, replace(predictor.manifest, tta=TTA_VIEWS["zoom2"]))
+    assert several.analyse(hand_png, "male", 100).model_image is None
+
+
 def test_heatmaps_while_other_requests_run_the_same_model(predictor: Predictor, hand_pixels):
     """Gradio answers requests on threads: a heatmap must not pick up another request's pass.
 

@@ -73,7 +73,7 @@ def model_view(analysis: Analysis) -> np.ndarray:
 
     Small inputs are enlarged by pixel repetition for display, so no detail is invented.
     """
-    return _enlarge(_to_uint8_rgb(analysis.preprocessed.image))
+    return _enlarge(_to_uint8_rgb(analysis.model_input))
 
 
 def _enlarge(image: np.ndarray) -> np.ndarray:
@@ -232,7 +232,7 @@ def heatmap_view(analysis: Analysis) -> np.ndarray | None:
         return None
     from boneage.model.heatmap import overlay_heatmap
 
-    return _enlarge(overlay_heatmap(analysis.preprocessed.image, analysis.heatmap))
+    return _enlarge(overlay_heatmap(analysis.model_input, analysis.heatmap))
 
 
 def chart_image(analysis: Analysis, lang: str = "en") -> np.ndarray | None:
