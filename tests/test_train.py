@@ -397,6 +397,12 @@ def test_tta_run_measures_the_served_predictions(kaggle_dataset: Path, tmp_path:
     metrics = manifest["metrics"]
     assert metrics["val_tta_n"] + metrics["val_tta_refused"] == metrics["val_n"]
     assert metrics["val_tta_mae_months"] >= 0 and metrics["val_tta_mae_months"] != metrics["val_mae_months"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    served_all = report["served_validation_table"][0]
+    assert served_all["n"] == metrics["val_tta_n"]
+    assert served_all["mae_months"] == pytest.approx(metrics["val_tta_mae_months"], abs=0.01)
+    text = (tmp_path / "report.md").read_text()
+    assert text.index("## Validation, as served") < text.index("## Validation, the image as is")
 
 
 def test_chain_detail_settings_reach_the_manifest_and_the_served_chain(kaggle_dataset: Path, tmp_path: Path):

@@ -58,15 +58,25 @@ def write_report(
     extra: dict | None,
     refused: dict[str, str],
 ) -> None:
-    """report.json, report.md and plots (predicted vs true, Bland-Altman, learning curve)."""
-    out_dir = Path(out_dir)
-    plot_evaluation(val, history, out_dir / "evaluation.png")
+    """report.json, report.md and plots (predicted vs true, Bland-Altman, learning curve).
 
+    ``val`` is the validation split read once, as is (what the epochs were chosen by). When the
+    manifest has test-time views, ``extra["served"]`` is the same split as the app answers it:
+    that comes first and is the one plotted, so a reader sees the model's number first.
+    """
+    out_dir = Path(out_dir)
     extra = extra or {}
+    served: Evaluation | None = extra.get("served")
+    if served is None:
+        plot_evaluation(val, history, out_dir / "evaluation.png")
+    else:
+        plot_evaluation(served, history, out_dir / "evaluation.png", title="validation as served")
+
     report = {
         "manifest": manifest.to_dict(),
         "history": history,
         "validation_table": val.table(),
+        "served_validation_table": None if served is None else served.table(),
         "reframed": extra.get("reframed", {}),
         "external": extra.get("external"),
         "refused": refused,
@@ -84,11 +94,22 @@ def write_report(
         f"device {training['device']}, {training['duration_s']} s",
         f"- Command: `{training.get('command')}`",
         "",
-        "## Validation",
-        "",
-        format_table(val.table()),
-        "",
     ]
+    if served is None:
+        lines += ["## Validation", "", format_table(val.table()), ""]
+    else:
+        lines += [
+            "## Validation, as served",
+            "",
+            f"The app's answer: each network reads the test-time views {manifest.tta}.",
+            "",
+            format_table(served.table()),
+            "",
+            "## Validation, the image as is (one view, as during training)",
+            "",
+            format_table(val.table()),
+            "",
+        ]
     for how, values in report["reframed"].items():
         lines.append(
             f"- Validation reframed ({how}): MAE {values['metrics'].get(how + '_mae_months')} months"
