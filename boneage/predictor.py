@@ -241,7 +241,7 @@ class Predictor:
     ) -> Analysis:
         return analyse(source, sex, age_months, predictor=self, lang=lang, heatmap=heatmap)
 
-    def model_view(self, image: np.ndarray) -> np.ndarray:
+    def served_view(self, image: np.ndarray) -> np.ndarray:
         """A processed image as the model reads it: the manifest's view when it lists one.
 
         With several views the answer is their mean, which no single image shows, so the
@@ -251,7 +251,7 @@ class Predictor:
         return affine(image, **views[0]) if len(views) == 1 and views[0] else image
 
     def heatmap(self, image: np.ndarray, male: bool) -> np.ndarray:
-        """Grad-CAM of the bone age over one image as the model reads it (``model_view``)."""
+        """Grad-CAM of the bone age over one image as the model reads it (``served_view``)."""
         with self._grad_lock:  # hooks are per model: one heatmap at a time
             return grad_cam(self.model, image, male)
 
@@ -327,7 +327,7 @@ def analyse(
     bounds = predictor.interval.interval(bone_age) if predictor.interval else None
     level = predictor.interval.level if predictor.interval else 0.9
     meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months, bounds, lang, level)
-    seen = predictor.model_view(processed.image)
+    seen = predictor.served_view(processed.image)
     heat = None
     if heatmap:
         heat = predictor.heatmap(seen, child_sex == "male")
