@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from boneage.errors import BoneAgeError
-from boneage.model.architectures import BoneAgeEnsemble
+from boneage.model.architectures import BoneAgeEnsemble, create_model
 from boneage.training.checkpoint import check_validation_unseen, load_initial_weights
 from boneage.weights import MANIFEST_NAME, Manifest, sha256_of
 
@@ -97,20 +97,9 @@ def load_members(model: BoneAgeEnsemble, paths: list[Path], val_ids: list[str]) 
 
 
 def _load_ensemble_networks(networks, path: Path, manifest: Manifest) -> dict:
-    """Load an ensemble file's networks (stored under ``members.<i>.``) into the next ones."""
-    from safetensors.torch import load_file
-
-    state = load_file(path)
-    count = len(manifest.architecture_kwargs["members"])
-    for index in range(count):
-        prefix = f"members.{index}."
-        next(networks).load_state_dict(
-            {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
-        )
-    return {
-        "path": str(path),
-        "sha256": manifest.sha256,
-        "networks": count,
-        "training": manifest.training,
-        "val_mae_months": manifest.metrics.get("val_mae_months"),
-    }
+    """Load an ensemble file as the ensemble it is, then hand its networks' weights to the next ones."""
+    stored = create_model("ensemble", **manifest.architecture_kwargs)
+    source = load_initial_weights(stored, path)
+    for network in stored.members:
+        next(networks).load_state_dict(network.state_dict())
+    return {**source, "networks": len(stored.members)}
