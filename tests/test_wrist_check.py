@@ -18,7 +18,7 @@ from boneage.chain.wrist import (
     shared_wrist_check,
     to_check_pixels,
 )
-from boneage.errors import NotAHandRadiographError, WristMissingError
+from boneage.errors import NotAHandRadiographError, WeightsIntegrityError, WristMissingError
 from boneage.io.decode import load_radiograph
 from boneage.meaning.i18n import translate_error
 from boneage.training.data import read_samples
@@ -222,3 +222,15 @@ def test_the_served_check_computes_what_the_stored_network_does():
         expected = torch.sigmoid(network(check_input(np.stack([to_check_pixels(i) for i in images]))))
     served = [check.missing_probability(image) for image in images]
     assert np.allclose(served, expected.numpy(), atol=1e-4)
+
+
+@needs_segmenter
+@needs_wrist_check
+def test_each_chain_network_refuses_the_other_ones_weights():
+    """Verified weights of another network are refused by name, not loaded into the wrong one."""
+    from boneage.chain.unet import UNetSegmenter
+
+    with pytest.raises(WeightsIntegrityError, match="is not a wrist check"):
+        WristCheck.load(DEFAULT_SEGMENTER_DIR)
+    with pytest.raises(WeightsIntegrityError, match="is not a hand segmenter"):
+        UNetSegmenter.load(DEFAULT_WRIST_CHECK_DIR)

@@ -19,8 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from boneage.errors import WeightsIntegrityError
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_once, load_state, resolve_weights
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_chain_network, load_once
 
 ARCHITECTURE = "hand-unet"
 DEFAULT_SEGMENTER_DIR = DEFAULT_WEIGHTS_DIR / "segmenter"
@@ -129,13 +128,9 @@ class UNetSegmenter:
             ModelNotInstalledError: no segmenter weights anywhere.
             WeightsIntegrityError: sha256 mismatch or weights that do not fit.
         """
-        location = location or os.environ.get(SEGMENTER_ENV) or None
-        resolved = resolve_weights(location, DEFAULT_SEGMENTER_DIR)
-        manifest = resolved.manifest
-        if manifest.architecture != ARCHITECTURE:
-            raise WeightsIntegrityError(f"{resolved.path} is not a hand segmenter ({manifest.architecture}).")
-        model = HandUNet(**manifest.architecture_kwargs)
-        load_state(model, resolved.path, "Segmenter weights")
+        model, manifest = load_chain_network(
+            location, SEGMENTER_ENV, DEFAULT_SEGMENTER_DIR, ARCHITECTURE, HandUNet, "hand segmenter"
+        )
         return cls(model, manifest)
 
     @torch.inference_mode()

@@ -19,8 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from boneage.errors import WeightsIntegrityError
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_once, load_state, resolve_weights
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_chain_network, load_once
 
 ARCHITECTURE = "wrist-check"
 CHECK_SIZE = 128  # the wrist bones are large: this side keeps them, and the check costs a few ms
@@ -71,13 +70,9 @@ class WristCheck:
             ModelNotInstalledError: no weights anywhere.
             WeightsIntegrityError: sha256 mismatch or weights that do not fit.
         """
-        location = location or os.environ.get(WRIST_CHECK_ENV) or None
-        resolved = resolve_weights(location, DEFAULT_WRIST_CHECK_DIR)
-        manifest = resolved.manifest
-        if manifest.architecture != ARCHITECTURE:
-            raise WeightsIntegrityError(f"{resolved.path} is not a wrist check ({manifest.architecture}).")
-        model = WristCheckNet(**manifest.architecture_kwargs)
-        load_state(model, resolved.path, "Wrist check weights")
+        model, manifest = load_chain_network(
+            location, WRIST_CHECK_ENV, DEFAULT_WRIST_CHECK_DIR, ARCHITECTURE, WristCheckNet, "wrist check"
+        )
         return cls(model, manifest)
 
     @torch.inference_mode()
