@@ -100,6 +100,10 @@ def phone(page_url: str):
 def test_on_a_phone_the_bone_age_is_in_view_after_submitting(phone, hand_png: Path, tmp_path: Path):
     assert phone.evaluate("document.documentElement.scrollWidth") <= 391  # nothing overflows sideways
     assert phone.locator("#examples img").count() >= 1  # examples are pictures to tap
+    intro, language = phone.locator("#intro").bounding_box(), phone.locator("#language").bounding_box()
+    assert (
+        intro["width"] > 300 and language["y"] >= intro["y"] + intro["height"] - 1
+    )  # not squeezed side by side
     fill_form(phone, hand_png, "Female", "10")
     phone.locator("#estimate").tap()
     heading = phone.locator("#result h2")

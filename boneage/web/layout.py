@@ -91,7 +91,9 @@ def build_demo(handlers: Handlers, endpoints: Endpoints, concurrency: int) -> gr
 def _header(handlers: Handlers) -> dict:
     lang = FIRST_LANGUAGE
     with gr.Row(equal_height=False):
-        title = gr.Markdown(f"# {t('app_title', lang)}\n{t('app_intro', lang)}")
+        # On a phone the row wraps: the intro keeps the whole width, the language goes below it.
+        with gr.Column(scale=1, min_width=360):
+            title = gr.Markdown(f"# {t('app_title', lang)}\n{t('app_intro', lang)}", elem_id="intro")
         language = gr.Radio(
             LANGUAGE_CHOICES,
             value=lang,
