@@ -84,6 +84,20 @@ def test_bad_upload_shows_a_friendly_message(page, tmp_path: Path):
     assert page.locator(".error").count() == 0 and "Traceback" not in page.content()  # no badge per panel
 
 
+def test_the_age_is_checked_in_the_apps_own_words(page, hand_png: Path):
+    """Out of range: the result card explains (not Gradio's English toast). An infant's age may be
+    given in months alone, as parents say it."""
+    fill_form(page, hand_png, "Female", "25")
+    page.locator("#estimate").click()
+    page.locator("#result").get_by_text("between 0 and 20 years").wait_for(timeout=30_000)
+    assert page.locator(".error").count() == 0 and page.locator(".toast-body").count() == 0
+    page.locator("#age-years input").fill("0")
+    page.locator("#age-months input").fill("18")
+    page.locator("#estimate").click()
+    page.locator("#result").get_by_text("Bone age:").wait_for(timeout=60_000)
+    assert "18 months" in page.locator("#result").inner_text()
+
+
 @pytest.fixture
 def phone(page_url: str):
     from playwright.sync_api import sync_playwright

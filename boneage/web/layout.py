@@ -116,15 +116,12 @@ def _form() -> dict:
             label=t("sex_label", lang),
             elem_id="sex",
         )
+        # No minimum, maximum or rounding here: Gradio would refuse 25 years in its own English
+        # words, and 0 years 18 months (an infant's age as parents say it) not at all.
+        # age_from_years_months checks the age and explains, in the page's language.
         with gr.Row():
-            years = gr.Number(
-                label=t("age_years", lang), minimum=0, maximum=20, precision=0, elem_id="age-years",
-                min_width=100,
-            )  # fmt: skip
-            months = gr.Number(
-                label=t("age_months", lang), value=0, minimum=0, maximum=11, precision=0,
-                elem_id="age-months", min_width=100,
-            )  # fmt: skip
+            years = gr.Number(label=t("age_years", lang), elem_id="age-years", min_width=100)
+            months = gr.Number(label=t("age_months", lang), value=0, elem_id="age-months", min_width=100)
         button = gr.Button(t("estimate_button", lang), variant="primary", elem_id="estimate")
         uploaded = gr.Image(label=t("your_upload", lang), interactive=False, height=240)
         gallery = gr.Gallery(
