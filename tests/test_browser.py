@@ -85,9 +85,14 @@ def test_bad_upload_shows_a_friendly_message(page, tmp_path: Path):
 
 
 def test_the_age_is_checked_in_the_apps_own_words(page, hand_png: Path):
-    """Out of range: the result card explains (not Gradio's English toast). An infant's age may be
-    given in months alone, as parents say it."""
-    fill_form(page, hand_png, "Female", "25")
+    """Forgotten or out of range: the result card explains (not Gradio's English toast, nor a
+    result for a newborn). An infant's age may be given in months alone, as parents say it."""
+    assert page.locator("#age-years input").input_value() == ""  # blank, not 0
+    page.locator("#upload input[type=file]").set_input_files(str(hand_png))
+    page.get_by_role("radio", name="Female", exact=True).check()
+    page.locator("#estimate").click()
+    page.locator("#result").get_by_text("Please enter the child's age").wait_for(timeout=30_000)
+    page.locator("#age-years input").fill("25")
     page.locator("#estimate").click()
     page.locator("#result").get_by_text("between 0 and 20 years").wait_for(timeout=30_000)
     assert page.locator(".error").count() == 0 and page.locator(".toast-body").count() == 0
@@ -187,6 +192,7 @@ def test_shared_link_opens_the_result_in_a_fresh_browser(page_url: str, hand_png
         page.goto(changed)
         page.locator("#result").get_by_text("cannot be verified").wait_for(timeout=60_000)
         assert page.locator("#chart img").count() == 0 and "Traceback" not in page.content()
+        assert "could not give a result" in page.locator("#result").inner_text()  # no image to blame
         page.goto(link[: len(link) - 20])  # cut off when copied
         page.locator("#result").get_by_text("damaged or incomplete").wait_for(timeout=60_000)
         browser.close()

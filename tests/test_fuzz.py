@@ -81,19 +81,28 @@ def test_bad_or_missing_sex_is_refused(sex, hand_png: Path):
 
 
 @pytest.mark.parametrize(
-    "years, months", [(None, None), ("", ""), (-1, 0), (21, 0), (5, 12), (float("nan"), 0)]
+    "years, months", [(None, None), ("", ""), (None, 0), (-1, 0), (21, 0), (5, 12), (float("nan"), 0)]
 )
 def test_ui_age_fields_are_checked(years, months, hand_png: Path, handlers):
     card, *_, details = handlers.estimate(str(hand_png), "male", years, months, "en")
     assert "Check the age" in card
+    assert "Please check the form" in card and "this image" not in card  # the image was fine
     assert_friendly(details["error"])
 
 
 def test_missing_upload_and_sex_in_the_ui(hand_png: Path, handlers):
     assert "upload" in handlers.estimate(None, "male", 5, 0, "en")[0]
+    assert "Please check the form" in handlers.estimate(None, "male", 5, 0, "en")[0]
     assert "sex" in handlers.estimate(str(hand_png), None, 5, 0, "en")[0]
     chinese = handlers.estimate(str(hand_png), None, 5, 0, "zh-TW")[0]
-    assert "請選擇孩子的性別" in chinese and "請選擇性別" in chinese
+    assert "請選擇孩子的性別" in chinese and "請選擇性別" in chinese and "請檢查表單" in chinese
+
+
+def test_an_unreadable_upload_is_blamed_on_the_image(tmp_path: Path, handlers):
+    fake = tmp_path / "xray.png"
+    fake.write_text("this is not an image")
+    card = handlers.estimate(str(fake), "male", 5, 0, "en")[0]
+    assert "We could not use this image" in card and "Please check the form" not in card
 
 
 # --- property-based: any mutation of a valid file is either decoded or refused with a typed error

@@ -40,6 +40,12 @@ def test_years_and_months():
     assert age_from_years_months(2, None) == 24
     with pytest.raises(InvalidAgeError):
         age_from_years_months(None, None)
+    # Years left blank with the form's default 0 months: a forgotten age, not a newborn.
+    for forgotten in [(None, 0), ("", 0), (" ", "0")]:
+        with pytest.raises(InvalidAgeError, match="enter the child's age"):
+            age_from_years_months(*forgotten)
+    assert age_from_years_months(0, 0) == 0  # a newborn, typed as such
+    assert age_from_years_months("", 18) == 18  # an infant's age in months alone
     with pytest.raises(InvalidAgeError):
         age_from_years_months(7, 14)
     with pytest.raises(InvalidAgeError):

@@ -50,10 +50,18 @@ def parse_age_months(value: object) -> float:
 
 
 def age_from_years_months(years: object, months: object = 0) -> float:
-    """Combine a years + months entry (either may be blank = 0) into validated months."""
+    """Combine a years + months entry (either may be blank = 0) into validated months.
+
+    Blank years with no months (blank or the form's default 0) is a forgotten age, not a
+    newborn: it is refused, or the bone age would be compared with an age of 0. A newborn's
+    age is typed as 0 years.
+    """
+
+    def blank(value: object) -> bool:
+        return value is None or (isinstance(value, str) and not value.strip())
 
     def number(value: object, what: str) -> float:
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if blank(value):
             return 0.0
         try:
             result = float(value)  # type: ignore[arg-type]
@@ -63,9 +71,9 @@ def age_from_years_months(years: object, months: object = 0) -> float:
             raise InvalidAgeError(f"The age in {what} must be a positive number.")
         return result
 
-    if (years is None or years == "") and (months is None or months == ""):
-        raise InvalidAgeError("Please enter the child's age (years and months).")
     y, m = number(years, "years"), number(months, "months")
+    if blank(years) and m == 0:
+        raise InvalidAgeError("Please enter the child's age (years and months).")
     if m >= 12 and y > 0:
         raise InvalidAgeError("Months must be 0-11 when years are given (e.g. 7 years 3 months).")
     return parse_age_months(y * 12 + m)

@@ -114,6 +114,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "show how your upload was prepared."
         ),
         "refused_heading": "We could not use this image",
+        "form_heading": "Please check the form",
+        "no_result_heading": "We could not give a result",
         "year": "year",
         "years": "years",
         "month": "month",
@@ -245,6 +247,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "no_model": "**無法估計骨齡：此伺服器沒有安裝訓練好的模型。** 影像顯示您上傳的檔案如何被處理。",
         "refused_heading": "無法使用這張影像",
+        "form_heading": "請檢查表單",
+        "no_result_heading": "無法提供結果",
         "year": "歲",
         "years": "歲",
         "month": "個月",

@@ -221,9 +221,12 @@ def no_model_markdown(lang: str = "en") -> str:
     return t("no_model", lang)
 
 
-def refusal_markdown(title: str, message: str, lang: str = "en") -> str:
-    """One clear message in place of the result when an upload or an input is refused."""
-    return f"### ⚠️ {t('refused_heading', lang)}\n\n**{title}.** {message}"
+def refusal_markdown(title: str, message: str, lang: str = "en", heading_key: str = "refused_heading") -> str:
+    """One clear message in place of the result when an upload or an input is refused.
+
+    ``heading_key`` says what was refused: the image (the default), the form, or anything else.
+    """
+    return f"### ⚠️ {t(heading_key, lang)}\n\n**{title}.** {message}"
 
 
 def heatmap_view(analysis: Analysis) -> np.ndarray | None:

@@ -34,7 +34,7 @@ from boneage.report.share import (
     public_base_url,
     share_url,
 )
-from boneage.web.served import ServedModel, message, refuse
+from boneage.web.served import ServedModel, message, refusal_heading_key, refuse
 from boneage.web.settings import EXAMPLES, EXAMPLES_DIR
 
 log = logging.getLogger("boneage.app")
@@ -111,7 +111,7 @@ class Handlers:
             log.info("Refused in the UI: %s", title)
             hidden, button_hidden = shown(None), gr.update(visible=False)
             return (
-                refusal_markdown(title, text, lang),
+                refusal_markdown(title, text, lang, refusal_heading_key(exc)),
                 *(hidden, hidden, gr.update(value=None), hidden),  # outline, view, heatmap, chart
                 *(button_hidden, hidden, button_hidden, hidden, button_hidden),  # report, share
                 {"error": text},
@@ -182,7 +182,7 @@ class Handlers:
         except InvalidShareLinkError as exc:
             title, text = message(exc, lang)
             log.info("Shared link refused: %s", title)
-            return refusal_markdown(title, text, lang), shown(None)
+            return refusal_markdown(title, text, lang, refusal_heading_key(exc)), shown(None)
         data = chart_data(
             shared.sex, shared.chronological_age_months, shared.bone_age_months, shared.interval_months
         )

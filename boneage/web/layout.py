@@ -166,6 +166,10 @@ def _result_panel(handlers: Handlers) -> dict:
 
 def _wire_page(demo: gr.Blocks, page: Page, handlers: Handlers, on_model: dict) -> None:
     private = {"api_visibility": "private"}
+    # Years start blank, so a forgotten age is refused rather than read as 0. Gradio shows a
+    # Number's None as 0 (gradio#6728) but empties it when an event sets None; in the browser,
+    # so no API endpoint is added.
+    demo.load(None, None, page.years, js="() => null", **private)
     # The browser's language first, then a shared link's result in it.
     demo.load(None, None, page.language, js=BROWSER_LANGUAGE).then(
         handlers.open_shared, page.language, [page.result, page.chart], **private

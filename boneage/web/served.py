@@ -11,7 +11,15 @@ import logging
 import gradio as gr
 import torch
 
-from boneage.errors import BoneAgeError, InvalidInputError, ModelNotInstalledError, WeightsIntegrityError
+from boneage.errors import (
+    BoneAgeError,
+    InvalidAgeError,
+    InvalidImageError,
+    InvalidInputError,
+    InvalidSexError,
+    ModelNotInstalledError,
+    WeightsIntegrityError,
+)
 from boneage.meaning.i18n import t, translate_error
 from boneage.predictor import Analysis, BackgroundPredictor, Predictor, analyse
 from boneage.weights import resolve_weights
@@ -95,6 +103,15 @@ def message(error: Exception, lang: str) -> tuple[str, str]:
     if isinstance(error, BoneAgeError):
         return translate_error(error, lang)
     return t("title_BoneAgeError", lang), t("error_unexpected", lang)  # a server fault, not the image
+
+
+def refusal_heading_key(error: Exception) -> str:
+    """What a refusal's heading blames: the image, the form, or neither (a link, the server)."""
+    if isinstance(error, InvalidImageError):
+        return "refused_heading"
+    if isinstance(error, (InvalidAgeError, InvalidSexError, NoImage)):
+        return "form_heading"
+    return "no_result_heading"
 
 
 def refuse(error: Exception, lang: str = "en") -> gr.Error:
