@@ -50,9 +50,9 @@ def parse_age_months(value: object) -> float:
 
 
 def age_from_years_months(years: object, months: object = 0) -> float:
-    """Combine a years + months entry (either may be blank = 0) into validated months.
+    """Combine a years + months entry into validated months; a blank field counts as 0.
 
-    Blank years with no months (blank or the form's default 0) is a forgotten age, not a
+    But blank years with no months (blank, or the form's default 0) is a forgotten age, not a
     newborn: it is refused, or the bone age would be compared with an age of 0. A newborn's
     age is typed as 0 years.
     """

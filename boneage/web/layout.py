@@ -117,7 +117,7 @@ def _form() -> dict:
             elem_id="sex",
         )
         # No minimum, maximum or rounding here: Gradio would refuse 25 years in its own English
-        # words, and 0 years 18 months (an infant's age as parents say it) not at all.
+        # words, and would refuse 0 years 18 months (an infant's age as parents say it).
         # age_from_years_months checks the age and explains, in the page's language.
         with gr.Row():
             years = gr.Number(label=t("age_years", lang), elem_id="age-years", min_width=100)
