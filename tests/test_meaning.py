@@ -73,6 +73,24 @@ def test_category_takes_the_interval_into_account():
     assert "cannot say whether the bones are advanced or normal" in crossing.sentence
     beyond = interpret_gap(3 * sd, 120, "female", 8.0, interval=(120 + 2.2 * sd, 120 + 3.8 * sd))
     assert beyond.category == "advanced"
+    assert "check that the child's age and sex" not in beyond.sentence  # advanced, and plausible
+
+
+@pytest.mark.parametrize(
+    "lang, words", [("en", "check that the child's age and sex"), ("zh-TW", "請檢查孩子的年齡與性別")]
+)
+def test_an_implausible_gap_asks_to_check_the_age_and_sex(lang, words):
+    """A whole interval more than 4 SD from the age is likelier a typo in the form than the bones."""
+    sd = reference_sd_months(60, "male")
+    typo = interpret_gap(90.0, 60, "male", 6.2, interval=(135.0, 165.0), lang=lang)  # 12 y read for 5 y
+    assert typo.category == "advanced" and words in typo.sentence
+    late = interpret_gap(-5.0 * sd, 60, "male", 6.2, interval=(60 - 5.5 * sd, 60 - 4.5 * sd), lang=lang)
+    assert late.category == "delayed" and words in late.sentence
+    reaching = interpret_gap(5.0 * sd, 60, "male", 6.2, interval=(60 + 3.5 * sd, 60 + 6.5 * sd), lang=lang)
+    assert words not in reaching.sentence  # the interval's nearer end is within 4 SD
+    assert (
+        words in interpret_gap(4.5 * sd, 60, "male", 6.2, lang=lang).sentence
+    )  # no interval: the gap itself
 
 
 def test_chart_data_and_figure_in_both_languages():

@@ -90,6 +90,10 @@ MESSAGES: dict[str, dict[str, str]] = {
             "The gap is smaller than the model's typical error (±{error}), so it cannot be told apart "
             "from no gap at all."
         ),
+        "check_inputs": (
+            "The gap is very large: the whole interval lies more than {sd} standard deviations from the "
+            "age. Please check that the child's age and sex were entered correctly."
+        ),
         "typical_error": (
             "Typical error of this model: **±{error} months** (the mean absolute error on {n_val} "
             "{radiographs} it never learnt from; it learnt from {n_train} others)."
@@ -230,6 +234,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "boys": "男孩",
         "girls": "女孩",
         "within_error": "這個差距小於模型的典型誤差（±{error}），因此無法與「沒有差距」區分。",
+        "check_inputs": "這個差距非常大，整個區間落在 {sd} 個標準差之外：請檢查孩子的年齡與性別是否填寫正確。",
         "typical_error": (
             "本模型的典型誤差：**±{error} 個月**（在 {n_val} 張未用於訓練的{radiographs}上的平均絕對誤差；"
             "訓練用了其他 {n_train} 張）。"

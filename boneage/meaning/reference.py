@@ -76,6 +76,10 @@ _SD_MONTHS: dict[str, list[float]] = {
 
 Category = Literal["delayed", "normal", "advanced", "uncertain"]
 
+# Beyond this many SD even at the interval's nearer end, a gap is far likelier a wrong age or
+# sex in the form than a child's bones: the result asks to check them (it still stands).
+CHECK_INPUTS_SD = 4
+
 
 def reference_sd_months(chronological_age_months: float, sex: Sex) -> float:
     return float(np.interp(chronological_age_months, _AGES, _SD_MONTHS[sex]))
@@ -158,6 +162,12 @@ def interpret_gap(
         # To the tenth, as the result card gives it: "±6.7 months" in both places, not ±7 beside ±6.7.
         error = f"{model_error_months:.1f} {t('months', lang)}"
         text.append(t("within_error", lang, error=error))
+    if z_interval is not None:
+        implausible = min(z_interval) > CHECK_INPUTS_SD or max(z_interval) < -CHECK_INPUTS_SD
+    else:
+        implausible = abs(z) > CHECK_INPUTS_SD
+    if implausible:
+        text.append(t("check_inputs", lang, sd=CHECK_INPUTS_SD))
     joiner = "" if lang == "zh-TW" else " "
     rounded = tuple(round(v, 2) for v in z_interval) if z_interval else None
     return Interpretation(
