@@ -87,7 +87,9 @@ def test_bad_upload_shows_a_friendly_message(page, tmp_path: Path):
 def test_the_age_is_checked_in_the_apps_own_words(page, hand_png: Path):
     """Forgotten or out of range: the result card explains (not Gradio's English toast, nor a
     result for a newborn). An infant's age may be given in months alone, as parents say it."""
-    assert page.locator("#age-years input").input_value() == ""  # blank, not 0
+    from playwright.sync_api import expect
+
+    expect(page.locator("#age-years input")).to_have_value("", timeout=15_000)  # blank (set on load), not 0
     page.locator("#upload input[type=file]").set_input_files(str(hand_png))
     page.get_by_role("radio", name="Female", exact=True).check()
     page.locator("#estimate").click()
