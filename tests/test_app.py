@@ -66,6 +66,11 @@ def test_report_and_heatmap_are_made_on_request(client: Client, hand_png: Path):
 def test_only_the_named_endpoints_are_public(client: Client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert sorted(endpoints) == ["/heatmap", "/predict", "/report"]
+    # what a script sees in view_api: the parameters by name, the answers by what they hold
+    for endpoint in endpoints.values():
+        assert [p["parameter_name"] for p in endpoint["parameters"]] == ["image", "sex", "age_months", "lang"]
+    returns = {name: [r["label"] for r in endpoint["returns"]] for name, endpoint in endpoints.items()}
+    assert returns == {"/predict": ["result"], "/report": ["report_pdf"], "/heatmap": ["heatmap_png"]}
 
 
 def test_bad_upload_is_a_clear_error(client: Client, tmp_path: Path):

@@ -205,8 +205,8 @@ def _wire_api(upload: gr.File, endpoints: Endpoints, on_model: dict) -> None:
         gr.Textbox(value="en", visible=False),
     ]
     for name, handler, output in (
-        ("predict", endpoints.predict, gr.JSON(visible=False)),
-        ("report", endpoints.report, gr.File(visible=False)),
-        ("heatmap", endpoints.heatmap, gr.File(visible=False)),
+        ("predict", endpoints.predict, gr.JSON(label="result", visible=False)),
+        ("report", endpoints.report, gr.File(label="report_pdf", visible=False)),
+        ("heatmap", endpoints.heatmap, gr.File(label="heatmap_png", visible=False)),
     ):
         gr.Button(visible=False).click(handler, inputs, output, api_name=name, **on_model)
