@@ -15,6 +15,7 @@ import torch
 from boneage.chain.preprocess import (
     PreprocessConfig,
     PreprocessResult,
+    chain_networks,
     preprocess,
     to_model_input,
 )
@@ -28,12 +29,10 @@ from boneage.model.architectures import BoneAgeRegressor, describe_architecture
 from boneage.model.folding import fold_batch_norms
 from boneage.model.heatmap import grad_cam
 from boneage.model.loading import load_model
-from boneage.model.onnx_runtime import OnnxExportError, export_regressor
+from boneage.model.onnx_runtime import ServedForward, chain_signature, regressor_signature
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, resolve_weights
 
 log = logging.getLogger(__name__)
-
-PYTORCH_RUNTIME = f"pytorch {torch.__version__}"
 
 
 @dataclass(frozen=True)
@@ -162,8 +161,7 @@ class Predictor:
         # A copy with the batch norms folded into the convolutions (the caller's model is left as
         # it is, e.g. for train.py to save); channels-last is 10-20 % faster on CPU, same numbers.
         self.model = fold_batch_norms(model, manifest.input_size).to(memory_format=torch.channels_last)
-        self._forward = self._pytorch_forward  # PyTorch until use_onnx_runtime()
-        self.runtime = PYTORCH_RUNTIME
+        self._forward = ServedForward(self._pytorch_forward, "the bone-age model")  # see use_onnx_runtime()
         self.manifest = manifest
         self.weights = weights  # what the model was loaded from: a child process exports it
         self.info = ModelInfo.from_manifest(manifest, source)
@@ -190,41 +188,35 @@ class Predictor:
         batch = [affine(image, **view) if view else image for image in images for view in views]
         inputs = to_model_input(batch)
         sex = torch.tensor([1.0 if m else 0.0 for m in male for _ in views])
-        months = self._forward_or_fall_back(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
+        months = self._forward(inputs, sex).reshape(len(images), len(views)).mean(dim=1)
         return months.clamp(0.0, 240.0).cpu().numpy()
-
-    def _forward_or_fall_back(self, inputs: torch.Tensor, sex: torch.Tensor) -> torch.Tensor:
-        """The forward pass; should ONNX Runtime ever fail, PyTorch answers, now and from then on."""
-        forward = self._forward
-        try:
-            return forward(inputs, sex)
-        except Exception:
-            if forward == self._pytorch_forward:
-                raise
-            log.exception("ONNX Runtime failed; serving with PyTorch from now on.")
-            self._forward, self.runtime = self._pytorch_forward, PYTORCH_RUNTIME
-            return self._pytorch_forward(inputs, sex)
 
     def _pytorch_forward(self, inputs: torch.Tensor, sex: torch.Tensor) -> torch.Tensor:
         # Channels-last only here: ONNX Runtime reads the contiguous layout as it comes.
         return self.model(inputs.to(memory_format=torch.channels_last), sex)
 
+    @property
+    def runtime(self) -> str:
+        """What answers the bone age: "pytorch <version>" or "onnxruntime <version>"."""
+        return self._forward.runtime
+
     def use_onnx_runtime(self, threads: int = 0) -> bool:
         """Answer with ONNX Runtime from now on (about 1.7 times faster on the CPU, the same numbers).
 
         Exports the served network (about 6 s; in a child process when it was loaded from
-        verified weights) and checks it against PyTorch first. Returns False, and keeps PyTorch,
-        when the packages are missing or the export or the check fails. Calls in flight finish on
-        PyTorch: the switch is one assignment.
+        verified weights) and checks it against PyTorch first; then the chain's own networks
+        (the hand U-Net and the wrist check, shared by the process) the same way. Returns False,
+        and keeps PyTorch for the bone-age model, when the packages are missing or its export or
+        check fails; each chain network keeps PyTorch on its own failure. Calls in flight finish
+        on PyTorch: each switch is one assignment.
         """
-        try:
-            regressor = export_regressor(self.model, self.manifest.input_size, threads, self.weights)
-        except OnnxExportError as exc:
-            log.warning("Serving with PyTorch: ONNX Runtime not used (%s).", exc)
-            return False
-        self._forward, self.runtime = regressor, regressor.name
-        log.info("Serving with %s (exported and checked in %.1f s).", regressor.name, regressor.export_s)
-        return True
+        switched = self._forward.use_onnx_runtime(
+            self.model, regressor_signature(self.manifest.input_size), threads, self.weights
+        )
+        chain = _chain_uses_onnx_runtime(self.preprocess_config, threads)
+        runtimes = {self._forward.what: self.runtime, **chain}
+        log.info("Serving with %s.", ", ".join(f"{runtime} ({what})" for what, runtime in runtimes.items()))
+        return switched
 
     def predict_pixels(self, pixels: np.ndarray, male: bool) -> float:
         """Bone age in months for decoded pixels: the chain (with its source transform), then the model."""
@@ -256,13 +248,32 @@ class Predictor:
             return grad_cam(self.model, image, male)
 
 
+def _chain_uses_onnx_runtime(config: PreprocessConfig, threads: int) -> dict[str, str]:
+    """The chain's shared networks that ``config`` runs answer with ONNX Runtime (each exported
+    once per process).
+
+    Returns what answers for each: {"the wrist check": "onnxruntime 1.32.0", ...}.
+    """
+    runtimes = {}
+    for network in chain_networks(config):
+        if not isinstance(network.forward, ServedForward):
+            network.forward = ServedForward(network.model, f"the {network.what}")
+        if not network.forward.on_onnx_runtime:
+            network.forward.use_onnx_runtime(
+                network.model, chain_signature(network), threads, network.weights
+            )
+        runtimes[network.forward.what] = network.forward.runtime
+    return runtimes
+
+
 class BackgroundPredictor:
     """Builds the model in a thread, so a server can answer while timm imports (about 3 s).
 
     The weights are resolved and verified before this is made, so what it will load is known
     at once (``info``); ``get`` waits for the model and re-raises a failure to build it. With
-    ``onnx_runtime`` the same thread then moves the forward pass to ONNX Runtime; until that is
-    ready (about 6 s) the model answers with PyTorch.
+    ``onnx_runtime`` the same thread then moves the forward passes to ONNX Runtime, the model's
+    first (about 6 s on an idle machine), then the chain's U-Net and wrist check; until each is
+    ready, it answers with PyTorch.
     """
 
     def __init__(self, resolved: ResolvedWeights, onnx_runtime: bool = False):

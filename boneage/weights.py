@@ -207,36 +207,6 @@ def load_state(model: torch.nn.Module, path: Path, what: str) -> None:
         raise WeightsIntegrityError(f"{what} do not fit: {exc}") from exc
 
 
-Network = TypeVar("Network", bound=torch.nn.Module)
-
-
-def load_chain_network(
-    location: str | os.PathLike | None,
-    env_var: str,
-    default_dir: Path,
-    architecture: str,
-    build: Callable[..., Network],
-    what: str,
-) -> tuple[Network, Manifest]:
-    """One of the chain's own networks (the hand U-Net, the wrist check), verified and loaded.
-
-    ``location``, else the ``env_var`` environment variable, else the Hub or ``default_dir``
-    (:func:`resolve_weights`). ``build`` makes the network from the manifest's
-    ``architecture_kwargs``; ``what`` names it in messages ("wrist check").
-
-    Raises:
-        ModelNotInstalledError: no weights anywhere.
-        WeightsIntegrityError: sha256 mismatch, another architecture, or weights that do not fit.
-    """
-    resolved = resolve_weights(location or os.environ.get(env_var) or None, default_dir)
-    manifest = resolved.manifest
-    if manifest.architecture != architecture:
-        raise WeightsIntegrityError(f"{resolved.path} is not a {what} ({manifest.architecture}).")
-    model = build(**manifest.architecture_kwargs)
-    load_state(model, resolved.path, f"{what.capitalize()} weights")
-    return model, manifest
-
-
 def save_weights(
     model: torch.nn.Module, out_dir: Path, manifest_fields: dict, dtype: str = "float32"
 ) -> Manifest:

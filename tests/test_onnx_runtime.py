@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from boneage.chain.preprocess import chain_networks, preprocess
+from boneage.chain.wrist import shared_wrist_check
 from boneage.io.decode import load_radiograph
 from boneage.model import onnx_runtime
 from boneage.model.architectures import create_model
@@ -59,12 +62,70 @@ def test_shipped_model_answers_the_same_with_onnx_runtime(monkeypatch):
     assert np.ptp(with_pytorch) > 12  # plates from 1 to 12 years: four different answers
 
 
+def test_the_chains_networks_answer_the_same_with_onnx_runtime(monkeypatch):
+    """The hand U-Net and the wrist check move with the model: the same outlines, crops and images.
+
+    They are shared by the process, so from here on the other tests' chains answer with ONNX
+    Runtime too, as the app's does.
+    """
+    predictor = Predictor.load()
+    pixels = [load_radiograph(path).pixels for path in sorted(EXAMPLES.glob("*.png"))]
+    networks = chain_networks(predictor.preprocess_config)
+    assert [network.what for network in networks] == ["hand segmenter", "wrist check"]
+    for network in networks:  # as loaded, whatever an earlier test did
+        monkeypatch.setattr(network, "forward", network.model)
+    unet, wrist = networks
+    with_pytorch = [preprocess(image, predictor.preprocess_config) for image in pixels]
+    probabilities = [unet.analyse(image).probability for image in pixels]
+    wrist_missing = [wrist.missing_probability(result.image) for result in with_pytorch]
+
+    assert predictor.use_onnx_runtime(threads=1)
+    assert [network.forward.runtime.split()[0] for network in networks] == ["onnxruntime"] * 2
+
+    def pytorch_called(*args):
+        raise AssertionError("the chain answered with PyTorch after the switch")
+
+    for network in networks:
+        monkeypatch.setattr(network.model, "forward", pytorch_called)
+    with_onnx = [preprocess(image, predictor.preprocess_config) for image in pixels]
+    for before, after in zip(with_pytorch, with_onnx, strict=True):
+        assert after.crop_box == before.crop_box and after.orientation == before.orientation
+        assert np.array_equal(after.source_mask, before.source_mask)
+        assert np.abs(after.image - before.image).max() < 1e-5
+    for image, probability in zip(pixels, probabilities, strict=True):
+        assert np.abs(unet.analyse(image).probability - probability).max() < 1e-4
+    for result, missing in zip(with_onnx, wrist_missing, strict=True):
+        assert wrist.missing_probability(result.image) == pytest.approx(missing, abs=1e-5)
+    assert np.ptp(probabilities[0]) > 0.9  # hand and background: the comparison is not of blanks
+
+
+def test_a_chain_network_that_cannot_be_exported_keeps_pytorch(
+    trained_weights: Path, tmp_path: Path, monkeypatch, caplog
+):
+    wrist = shared_wrist_check()
+    altered = tmp_path / wrist.weights.path.name
+    data = bytearray(wrist.weights.path.read_bytes())
+    data[-1] ^= 0xFF
+    altered.write_bytes(bytes(data))
+    monkeypatch.setattr(wrist, "forward", wrist.model)
+    monkeypatch.setattr(wrist, "weights", ResolvedWeights(wrist.manifest, altered, "hub"))
+
+    predictor = Predictor.load(explicit=trained_weights)
+    # A chain with the U-Net outline, as the shipped model's (this tiny model learnt without it).
+    predictor.preprocess_config = replace(predictor.preprocess_config, segmenter="unet")
+    assert predictor.use_onnx_runtime(threads=1)  # the bone-age model moves all the same
+    assert predictor.runtime.startswith("onnxruntime")
+    assert wrist.forward.runtime.startswith("pytorch")
+    assert "Serving the wrist check with PyTorch" in caplog.text and "sha256" in caplog.text
+    assert 0.0 <= wrist.missing_probability(np.zeros((128, 128), np.float32)) <= 1.0  # PyTorch answers
+
+
 def test_graph_that_disagrees_with_pytorch_is_refused_and_pytorch_stays(
     trained_weights: Path, hand_pixels: np.ndarray, monkeypatch
 ):
     predictor = Predictor.load(explicit=trained_weights)
     before = predictor.predict_pixels(hand_pixels, male=False)
-    monkeypatch.setattr(onnx_runtime, "ONNX_TOLERANCE_MONTHS", -1.0)  # any difference is too much
+    monkeypatch.setattr(onnx_runtime, "ONNX_TOLERANCE", -1.0)  # any difference is too much
     with pytest.raises(OnnxExportError, match="differs from PyTorch"):
         export_regressor(predictor.model, predictor.manifest.input_size)
 
@@ -128,7 +189,7 @@ def test_if_onnx_runtime_fails_at_answer_time_pytorch_answers(
     def broken(*args, **kwargs):
         raise RuntimeError("onnxruntime: out of memory")
 
-    monkeypatch.setattr(predictor._forward.session, "run", broken)
+    monkeypatch.setattr(predictor._forward.current.session, "run", broken)
     assert predictor.predict_pixels(hand_pixels, male=True) == pytest.approx(expected, abs=1e-3)
     assert predictor.runtime.startswith("pytorch")
     assert "serving with PyTorch from now on" in caplog.text
@@ -218,3 +279,19 @@ def _exporter_started_by(pid: int, psutil):
         except psutil.Error:  # a helper that has already gone
             continue
     return None
+
+
+@pytest.mark.parametrize(
+    ("folder", "outputs"), [("segmenter", [(2, 1, 128, 128), (2, 3)]), ("wrist-check", [(2,)])]
+)
+def test_export_command_writes_the_chains_networks_too(folder: str, outputs: list, tmp_path: Path):
+    """The manifest's architecture says which network the child exports (the app's chain uses both)."""
+    import onnxruntime
+
+    from boneage.cli.export_onnx import main as export_main
+
+    out = tmp_path / "network.onnx"
+    assert export_main([str(REPO_ROOT / "weights" / folder), str(out)]) == 0
+    session = onnxruntime.InferenceSession(out.read_bytes(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"images": np.zeros((2, 1, 128, 128), np.float32)})
+    assert [result.shape for result in got] == outputs

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from boneage.chain.network import ChainNetwork
 from boneage.chain.orientation import Orientation, border_pixels, normalise_polarity, orient_upright
 from boneage.chain.segmentation import segment_hand
 from boneage.chain.source import SourceTransform, apply_source_transform
@@ -294,6 +295,15 @@ def _flat_edge_run(lines: np.ndarray, tolerance: float) -> int:
     levels = lines.mean(axis=1)
     flat = (lines.max(axis=1) - lines.min(axis=1) <= tolerance) & (np.abs(levels - levels[0]) <= tolerance)
     return len(flat) if flat.all() else int(np.argmin(flat))
+
+
+def chain_networks(config: PreprocessConfig) -> list[ChainNetwork]:
+    """The chain's own networks that ``config`` runs, as this process shares them (the hand U-Net
+    for the pose and the outline, the wrist check after a U-Net outline), those installed."""
+    uses_unet = config.segmenter == "unet"
+    unet = _shared_unet() if uses_unet or config.correct_pose else None
+    wrist = shared_wrist_check() if uses_unet and unet is not None else None
+    return [network for network in (unet, wrist) if network is not None]
 
 
 def _shared_unet():

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_chain_network, load_once
+from boneage.chain.network import ChainNetwork
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, load_once
 
 ARCHITECTURE = "hand-unet"
 DEFAULT_SEGMENTER_DIR = DEFAULT_WEIGHTS_DIR / "segmenter"
@@ -111,33 +112,26 @@ def unletterbox(probability: np.ndarray, box: Letterbox) -> np.ndarray:
     return cv2.resize(inside, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-class UNetSegmenter:
+class UNetSegmenter(ChainNetwork):
     """A loaded U-Net: ``segmenter(pixels) -> bool mask`` like :func:`segment_hand`."""
 
-    def __init__(self, model: HandUNet, manifest: Manifest):
-        self.model = model.eval()
-        self.manifest = manifest
+    architecture = ARCHITECTURE
+    network = HandUNet
+    what = "hand segmenter"
+    env_var = SEGMENTER_ENV
+    default_dir = DEFAULT_SEGMENTER_DIR
+    graph_outputs = ("mask_logits", "pose")
+
+    def __init__(self, model: HandUNet, manifest: Manifest, weights: ResolvedWeights | None = None):
+        super().__init__(model, manifest, weights)
         self.size = manifest.input_size
         self.threshold = float(manifest.preprocess.get("threshold", 0.5))
-
-    @classmethod
-    def load(cls, location: str | os.PathLike | None = None) -> UNetSegmenter:
-        """Verified weights from ``location``, ``BONEAGE_SEGMENTER``, the Hub or ``weights/segmenter``.
-
-        Raises:
-            ModelNotInstalledError: no segmenter weights anywhere.
-            WeightsIntegrityError: sha256 mismatch or weights that do not fit.
-        """
-        model, manifest = load_chain_network(
-            location, SEGMENTER_ENV, DEFAULT_SEGMENTER_DIR, ARCHITECTURE, HandUNet, "hand segmenter"
-        )
-        return cls(model, manifest)
 
     @torch.inference_mode()
     def analyse(self, pixels: np.ndarray) -> HandView:
         """Hand probability per input pixel and the hand's pose, in one pass."""
         square, box = letterbox_for_unet(standardise(pixels), self.size)
-        logits, pose = self.model(torch.from_numpy(square)[None, None])
+        logits, pose = self.forward(torch.from_numpy(square)[None, None])
         mirrored, cos, sin = pose[0].tolist()
         return HandView(
             probability=unletterbox(torch.sigmoid(logits)[0, 0].numpy(), box),

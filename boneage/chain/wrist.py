@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, load_chain_network, load_once
+from boneage.chain.network import ChainNetwork
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, load_once
 
 ARCHITECTURE = "wrist-check"
 CHECK_SIZE = 128  # the wrist bones are large: this side keeps them, and the check costs a few ms
@@ -54,32 +55,26 @@ class WristCheckNet(nn.Module):
         return self.head(self.backbone(images)).squeeze(1)
 
 
-class WristCheck:
+class WristCheck(ChainNetwork):
     """A loaded check: ``missing_probability(image)`` for the chain's image, and its threshold."""
 
-    def __init__(self, model: WristCheckNet, manifest: Manifest):
-        self.manifest = manifest
+    architecture = ARCHITECTURE
+    network = WristCheckNet
+    what = "wrist check"
+    env_var = WRIST_CHECK_ENV
+    default_dir = DEFAULT_WRIST_CHECK_DIR
+    graph_outputs = ("missing_logit",)
+    size = CHECK_SIZE
+
+    def __init__(self, model: WristCheckNet, manifest: Manifest, weights: ResolvedWeights | None = None):
+        super().__init__(model.to(memory_format=torch.channels_last), manifest, weights)  # faster on CPU
         self.threshold = float(manifest.preprocess["threshold"])
-        self.model = model.eval().to(memory_format=torch.channels_last)  # same numbers, faster on CPU
-
-    @classmethod
-    def load(cls, location: str | os.PathLike | None = None) -> WristCheck:
-        """Verified weights from ``location``, ``BONEAGE_WRIST_CHECK`` or ``weights/wrist-check``.
-
-        Raises:
-            ModelNotInstalledError: no weights anywhere.
-            WeightsIntegrityError: sha256 mismatch or weights that do not fit.
-        """
-        model, manifest = load_chain_network(
-            location, WRIST_CHECK_ENV, DEFAULT_WRIST_CHECK_DIR, ARCHITECTURE, WristCheckNet, "wrist check"
-        )
-        return cls(model, manifest)
 
     @torch.inference_mode()
     def missing_probability(self, image: np.ndarray) -> float:
         """How likely the wrist is missing from the chain's image (float [0, 1], any side)."""
         pixels = check_input(to_check_pixels(image)[None]).to(memory_format=torch.channels_last)
-        logit = self.model(pixels)
+        logit = self.forward(pixels)
         return float(torch.sigmoid(logit)[0])
 
     def wrist_missing(self, image: np.ndarray) -> bool:

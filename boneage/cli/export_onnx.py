@@ -1,6 +1,7 @@
 """Write the served network of a weights folder as an ONNX graph.
 
     python -m boneage.cli.export_onnx weights/ model.onnx
+    python -m boneage.cli.export_onnx weights/segmenter/ unet.onnx
     python -m boneage.cli.export_onnx - - --weights FILE < manifest.json > model.onnx
 
 The app runs the second form as a child process when it starts (boneage/model/onnx_runtime.py):
@@ -9,6 +10,8 @@ answered meanwhile. The manifest comes on stdin and the graph goes to stdout, so
 on disk if the app stops midway; the child then ends too (on Linux), and it runs at a lower CPU
 priority, so that on a busy machine requests come first. The graph is the network as the app
 serves it (batch norms folded); the app checks it against its own PyTorch copy before using it.
+The manifest's architecture says which network it is: the bone-age model, or one of the chain's
+own (the hand U-Net, the wrist check).
 """
 
 from __future__ import annotations
@@ -36,6 +39,23 @@ def end_with_parent() -> bool:
         return False
 
 
+def served_network(resolved):
+    """The module the app serves from these verified weights, and its graph's signature."""
+    from boneage.chain.unet import UNetSegmenter
+    from boneage.chain.wrist import WristCheck
+    from boneage.model.onnx_runtime import chain_signature, regressor_signature
+    from boneage.predictor import Predictor
+
+    chain = {network.architecture: network for network in (UNetSegmenter, WristCheck)}.get(
+        resolved.manifest.architecture
+    )
+    if chain is not None:
+        network = chain.from_resolved(resolved)
+        return network.model, chain_signature(network)
+    predictor = Predictor.from_resolved(resolved)
+    return predictor.model, regressor_signature(predictor.manifest.input_size)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -51,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from boneage.errors import BoneAgeError
     from boneage.model.onnx_runtime import export_graph
-    from boneage.predictor import Predictor
     from boneage.weights import Manifest, ResolvedWeights, resolve_weights, verify
 
     torch.set_num_threads(1)
@@ -67,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.weights is not None:
                 verify(args.weights, resolved.manifest)
                 resolved = ResolvedWeights(resolved.manifest, args.weights, "explicit")
-        predictor = Predictor.from_resolved(resolved)
+        model, signature = served_network(resolved)
     except BoneAgeError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    graph = export_graph(predictor.model, predictor.manifest.input_size)
+    graph = export_graph(model, signature)
     if args.out == "-":
         sys.stdout.buffer.write(graph)
         sys.stdout.buffer.flush()
