@@ -62,15 +62,14 @@ def app_server(weights: Path, concurrency: int, threads: int, log: Path, onnx_ru
 
 
 def wait_for_runtime(log: Path, onnx_runtime: bool, timeout: float = 120.0) -> str:
-    """The runtime the app settled on, once it has (its log says "Serving with ..."), so that load
-    is timed after the switch to ONNX Runtime, not during its export."""
+    """The runtime the app settled on, once it has (its log says "Serving with ..." when the model
+    and the chain's networks each have theirs), so that load is timed after the switch to ONNX
+    Runtime, not during the exports. "onnxruntime" when every network runs there, else the line."""
     deadline = time.time() + timeout
     while onnx_runtime and time.time() < deadline:
-        text = log.read_text()
-        if "Serving with onnxruntime" in text:
-            return "onnxruntime"
-        if "Serving with PyTorch" in text:
-            break
+        settled = [line for line in log.read_text().splitlines() if "Serving with " in line]
+        if settled:
+            return "onnxruntime" if "pytorch" not in settled[0] else settled[0].split("Serving with ", 1)[1]
         time.sleep(0.2)
     else:
         if onnx_runtime:

@@ -7,9 +7,10 @@ resized to a full-resolution RSNA export (long side 2000 px). The first rows are
 model in weights/ (its own chain settings, source transform and TTA views), when there is one;
 the others use randomly initialised weights of each registered architecture: speed depends on
 the architecture, not on the values, and no weights are saved. The "as shipped" rows put another
-backbone behind the shipped model's chain and views. The served rows are measured twice: with
-PyTorch, and with ONNX Runtime as the app answers once its export is ready ("runtime"). Prints a table and writes
-benchmarks/results/predict.json.
+backbone behind the shipped model's chain and views. The served rows are measured with PyTorch,
+and with ONNX Runtime as the app answers once its exports are ready ("runtime": the model's;
+"chain": the U-Net's and the wrist check's; the shipped model also with the chain in PyTorch, as
+3.1 was first served). Prints a table and writes benchmarks/results/predict.json.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main() -> int:
     import cv2
     import torch
 
-    from boneage.chain.preprocess import PreprocessConfig, preprocess
+    from boneage.chain.preprocess import PreprocessConfig, chain_networks, preprocess
     from boneage.errors import BoneAgeError
     from boneage.io.decode import load_radiograph
     from boneage.model.architectures import create_model
@@ -71,22 +72,30 @@ def main() -> int:
             "atlas": [p.read_bytes() for p in atlas],
             f"{args.long_side}px": [p.read_bytes() for p in full],
         }
-    candidates = []
+    candidates, chain_exported = [], {}
     if (DEFAULT_WEIGHTS_DIR / "manifest.json").is_file():
         t0 = time.perf_counter()
         shipped = Predictor.load(weights_dir=DEFAULT_WEIGHTS_DIR)
-        candidates.append((f"shipped: {shipped.manifest.name}", shipped, time.perf_counter() - t0))
+        candidates.append((f"shipped: {shipped.manifest.name}", shipped, time.perf_counter() - t0, "pytorch"))
         for name in SERVED_ALTERNATIVES:
             t0 = time.perf_counter()
             model = create_model(name)
             manifest = replace(shipped.manifest, name=name, architecture=name, architecture_kwargs={})
-            candidates.append((f"as shipped: {name}", Predictor(model, manifest), time.perf_counter() - t0))
-        # The same networks as the app answers once its ONNX Runtime form is ready.
-        for name, predictor, _ in list(candidates):
+            candidates.append(
+                (f"as shipped: {name}", Predictor(model, manifest), time.perf_counter() - t0, "pytorch")
+            )
+        # The same networks as the app answers once its ONNX Runtime form is ready (the chain's
+        # U-Net and wrist check move with the first); the shipped model also with the chain's
+        # networks left in PyTorch, as 3.1 was first served.
+        for name, predictor, _, _ in list(candidates):
             onnx = Predictor(predictor.model, predictor.manifest)
             t0 = time.perf_counter()
             if onnx.use_onnx_runtime():
-                candidates.append((name, onnx, time.perf_counter() - t0))
+                candidates.append((name, onnx, time.perf_counter() - t0, "onnxruntime"))
+                if name.startswith("shipped"):
+                    candidates.append((name, onnx, 0.0, "pytorch"))
+        # What the chain's shared networks answer with once moved; set per candidate below.
+        chain_exported = {network: network.forward for network in chain_networks(shipped.preprocess_config)}
     for name, size in ARCHITECTURES:
         config = PreprocessConfig(size=size)
         kwargs = {"input_size": size} if name == "seed-cnn" else {}
@@ -95,9 +104,11 @@ def main() -> int:
         build_s = time.perf_counter() - t0
         # The app's own inference path; the manifest lives in memory only, nothing is saved.
         manifest = Manifest(name, "bench", name, kwargs, size, model.uses_sex, "", "", config.to_dict())
-        candidates.append((name, Predictor(model, manifest), build_s))
+        candidates.append((name, Predictor(model, manifest), build_s, "none"))  # classical chain, no networks
     rows = []
-    for name, predictor, build_s in candidates:
+    for name, predictor, build_s, chain in candidates:
+        for network, exported in chain_exported.items():
+            network.forward = network.model if chain == "pytorch" else exported
         config, size, model = predictor.preprocess_config, predictor.preprocess_config.size, predictor.model
         for upload, files in uploads.items():
             decode, prep, model_times, refused = [], [], [], 0
@@ -122,6 +133,7 @@ def main() -> int:
                 {
                     "architecture": name,
                     "runtime": predictor.runtime.split()[0],
+                    "chain": chain,
                     "input_px": size,
                     "upload": upload,
                     "refused": refused,
@@ -148,6 +160,7 @@ def main() -> int:
         [
             "architecture",
             "runtime",
+            "chain",
             "input_px",
             "upload",
             "refused",
