@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from torch import nn
 
@@ -38,7 +38,7 @@ class ChainNetwork:
         self.forward: Callable = self.model
 
     @classmethod
-    def load(cls, location: str | os.PathLike | None = None):
+    def load(cls, location: str | os.PathLike | None = None) -> Self:
         """Verified weights from ``location``, the ``env_var`` folder, the Hub or ``default_dir``.
 
         Raises:
@@ -50,7 +50,7 @@ class ChainNetwork:
         )
 
     @classmethod
-    def from_resolved(cls, resolved: ResolvedWeights):
+    def from_resolved(cls, resolved: ResolvedWeights) -> Self:
         """The network in weights already resolved and verified.
 
         Raises:
