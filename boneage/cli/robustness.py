@@ -1,7 +1,8 @@
 """Real uploads are rarely clean: does each kind of imperfection give the same bone age, or a plain refusal?
 
 Every atlas plate is predicted as it is and after each transformation below, through the
-app's path (decoded pixels -> the served chain -> the model). For each kind the table gives
+app's path (decoded pixels -> the served chain -> the model, every network in ONNX Runtime as
+the app runs them, unless ``--pytorch``). For each kind the table gives
 how many were refused (with the reason) and, for the rest, how far the bone age moved from the
 clean upload's.
 
@@ -143,10 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--atlas", type=Path, default=Path("../shared/data/atlas-pedrad"))
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--pytorch", action="store_true", help="run the networks in PyTorch, not ONNX Runtime as the app does"
+    )
     args = parser.parse_args(argv)
     from boneage.predictor import Predictor
 
     predictor = Predictor.load(args.weights)
+    if not args.pytorch:
+        predictor.use_onnx_runtime()
     rows, clean_refused = measure(predictor, atlas_images(args.atlas))
     print(format_table(rows))
     for refusal in clean_refused:
@@ -156,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "model": predictor.info.name,
             "version": predictor.info.version,
+            "runtime": predictor.runtime,
             "clean_refused": clean_refused,
             "transformations": rows,
         }
