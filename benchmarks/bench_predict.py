@@ -109,6 +109,8 @@ def main() -> int:
     for name, predictor, build_s, chain in candidates:
         for network, exported in chain_exported.items():
             network.forward = network.model if chain == "pytorch" else exported
+        if chain == "onnxruntime" and not all(n.forward.on_onnx_runtime for n in chain_exported):
+            chain = "pytorch"  # an export failed (the log says why): say what was timed
         config, size, model = predictor.preprocess_config, predictor.preprocess_config.size, predictor.model
         for upload, files in uploads.items():
             decode, prep, model_times, refused = [], [], [], 0

@@ -65,8 +65,7 @@ def test_shipped_model_answers_the_same_with_onnx_runtime(monkeypatch):
 def test_the_chains_networks_answer_the_same_with_onnx_runtime(monkeypatch):
     """The hand U-Net and the wrist check move with the model: the same outlines, crops and images.
 
-    They are shared by the process, so from here on the other tests' chains answer with ONNX
-    Runtime too, as the app's does.
+    They are shared by the process: monkeypatch puts each back as it was before the test.
     """
     predictor = Predictor.load()
     pixels = [load_radiograph(path).pixels for path in sorted(EXAMPLES.glob("*.png"))]

@@ -21,6 +21,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported only once the arguments are read
+    from torch import nn
+
+    from boneage.model.onnx_runtime import GraphSignature
+    from boneage.weights import ResolvedWeights
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -39,7 +46,7 @@ def end_with_parent() -> bool:
         return False
 
 
-def served_network(resolved):
+def served_network(resolved: ResolvedWeights) -> tuple[nn.Module, GraphSignature]:
     """The module the app serves from these verified weights, and its graph's signature."""
     from boneage.chain.unet import UNetSegmenter
     from boneage.chain.wrist import WristCheck
