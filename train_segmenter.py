@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
+from boneage.training.options import add_options, settings_from
 from boneage.training.segmenter import SegmentTrainConfig, train_segmenter
 
 
@@ -22,42 +22,12 @@ def parse_args(argv: list[str] | None = None) -> SegmentTrainConfig:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--hands", type=Path, required=True, help="folder with images/<id>.png, background 0")
-    parser.add_argument("--out", type=Path, default=Path("runs/segmenter"))
-    parser.add_argument("--size", type=int, default=128, help="network input side in pixels")
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--holdout", type=int, default=8, help="hands kept out of training for the report")
-    parser.add_argument("--eval-plates", type=int, default=120)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--workers", type=int, default=1, help="processes generating plates")
-    parser.add_argument("--checkpoint-every", type=int, default=100)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--stop-after", type=int, help="stop (checkpointed) after this many steps")
-    parser.add_argument("--name", default=None)
-    parser.add_argument("--version", default="1.0.0")
+    add_options(parser, SegmentTrainConfig)
     args = parser.parse_args(argv)
-    if not (args.hands / "images").is_dir():
-        parser.error(f"{args.hands}/images does not exist")
-    return SegmentTrainConfig(
-        hands_dir=args.hands,
-        out_dir=args.out,
-        image_size=args.size,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        holdout=args.holdout,
-        eval_plates=args.eval_plates,
-        seed=args.seed,
-        workers=args.workers,
-        checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
-        stop_after=args.stop_after,
-        name=args.name or f"hand-unet-{args.size}",
-        version=args.version,
-        command=shlex.join(["python", "train_segmenter.py", *(argv if argv is not None else sys.argv[1:])]),
-    )
+    if not (args.hands_dir / "images").is_dir():
+        parser.error(f"{args.hands_dir}/images does not exist")
+    command = shlex.join(["python", "train_segmenter.py", *(argv if argv is not None else sys.argv[1:])])
+    return settings_from(SegmentTrainConfig, args, command=command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,8 +41,9 @@ def main() -> int:
 
     import torch
 
-    from boneage.chain import PreprocessConfig, to_model_input
+    from boneage.chain import PreprocessConfig
     from boneage.chain.views import affine
+    from boneage.model.inputs import to_model_input
     from boneage.model.loading import load_model
     from boneage.model.onnx_runtime import export_regressor
     from boneage.training.checkpoint import read_split

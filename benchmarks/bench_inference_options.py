@@ -59,7 +59,7 @@ def main() -> int:
     images, male, target = [], [], []
     for sample in tqdm(samples, desc="chain", unit="img"):
         try:
-            images.append(preprocess(load_radiograph(sample.path).pixels, base.preprocess_config).image)
+            images.append(preprocess(load_radiograph(sample.path).pixels, base.chain).image)
         except BoneAgeError:
             continue
         male.append(sample.male)

@@ -49,7 +49,7 @@ def main() -> int:
     import cv2
     import torch
 
-    from boneage.chain.preprocess import PreprocessConfig, chain_networks, preprocess
+    from boneage.chain.preprocess import Chain, preprocess
     from boneage.errors import BoneAgeError
     from boneage.io.decode import load_radiograph
     from boneage.model.architectures import create_model
@@ -72,46 +72,48 @@ def main() -> int:
             "atlas": [p.read_bytes() for p in atlas],
             f"{args.long_side}px": [p.read_bytes() for p in full],
         }
-    candidates, chain_exported = [], {}
+    candidates = []
     if (DEFAULT_WEIGHTS_DIR / "manifest.json").is_file():
         t0 = time.perf_counter()
         shipped = Predictor.load(weights_dir=DEFAULT_WEIGHTS_DIR)
-        candidates.append((f"shipped: {shipped.manifest.name}", shipped, time.perf_counter() - t0, "pytorch"))
+        candidates.append(
+            (f"shipped: {shipped.manifest.name}", shipped, time.perf_counter() - t0, shipped.chain, "pytorch")
+        )
         for name in SERVED_ALTERNATIVES:
             t0 = time.perf_counter()
             model = create_model(name)
             manifest = replace(shipped.manifest, name=name, architecture=name, architecture_kwargs={})
+            other = Predictor(model, manifest, chain=shipped.chain)
             candidates.append(
-                (f"as shipped: {name}", Predictor(model, manifest), time.perf_counter() - t0, "pytorch")
+                (f"as shipped: {name}", other, time.perf_counter() - t0, shipped.chain, "pytorch")
             )
         # The same networks as the app answers once its ONNX Runtime form is ready (the chain's
         # U-Net and wrist check move with the first); the shipped model also with the chain's
         # networks left in PyTorch, as 3.1 was first served.
-        for name, predictor, _, _ in list(candidates):
-            onnx = Predictor(predictor.model, predictor.manifest)
+        for name, predictor, _, _, _ in list(candidates):
+            onnx = Predictor(predictor.model, predictor.manifest)  # its own chain, moved with it
             t0 = time.perf_counter()
             if onnx.use_onnx_runtime():
-                candidates.append((name, onnx, time.perf_counter() - t0, "onnxruntime"))
+                moved = all(r.startswith("onnxruntime") for r in onnx.chain.runtimes().values())
+                # an export that failed keeps PyTorch (the log says why): say what was timed
+                label = "onnxruntime" if moved else "pytorch"
+                candidates.append((name, onnx, time.perf_counter() - t0, onnx.chain, label))
                 if name.startswith("shipped"):
-                    candidates.append((name, onnx, 0.0, "pytorch"))
-        # What the chain's shared networks answer with once moved; set per candidate below.
-        chain_exported = {network: network.forward for network in chain_networks(shipped.preprocess_config)}
+                    candidates.append((name, onnx, 0.0, shipped.chain, "pytorch"))
     for name, size in ARCHITECTURES:
-        config = PreprocessConfig(size=size)
+        classical = Chain.classical(size=size)
         kwargs = {"input_size": size} if name == "seed-cnn" else {}
         t0 = time.perf_counter()
         model = create_model(name, **kwargs)
         build_s = time.perf_counter() - t0
         # The app's own inference path; the manifest lives in memory only, nothing is saved.
-        manifest = Manifest(name, "bench", name, kwargs, size, model.uses_sex, "", "", config.to_dict())
-        candidates.append((name, Predictor(model, manifest), build_s, "none"))  # classical chain, no networks
+        manifest = Manifest(
+            name, "bench", name, kwargs, size, model.uses_sex, "", "", classical.config.to_dict()
+        )
+        candidates.append((name, Predictor(model, manifest, chain=classical), build_s, classical, "none"))
     rows = []
-    for name, predictor, build_s, chain in candidates:
-        for network, exported in chain_exported.items():
-            network.forward = network.model if chain == "pytorch" else exported
-        if chain == "onnxruntime" and not all(n.forward.on_onnx_runtime for n in chain_exported):
-            chain = "pytorch"  # an export failed (the log says why): say what was timed
-        config, size, model = predictor.preprocess_config, predictor.preprocess_config.size, predictor.model
+    for name, predictor, build_s, served_chain, chain in candidates:
+        size, model = served_chain.config.size, predictor.model
         for upload, files in uploads.items():
             decode, prep, model_times, refused = [], [], [], 0
             predictor.predict_months([np.zeros((size, size), np.float32)], [True])  # warm-up
@@ -120,7 +122,7 @@ def main() -> int:
                 pixels = load_radiograph(data).pixels
                 t1 = time.perf_counter()
                 try:
-                    image = preprocess(pixels, config).image
+                    image = preprocess(pixels, served_chain).image
                 except BoneAgeError:  # the chain refuses a plate (the app would say why): not timed
                     refused += 1
                     continue

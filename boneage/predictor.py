@@ -12,13 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from boneage.chain.preprocess import (
-    PreprocessConfig,
-    PreprocessResult,
-    chain_networks,
-    preprocess,
-    to_model_input,
-)
+from boneage.chain.preprocess import Chain, PreprocessConfig, PreprocessResult, preprocess
 from boneage.chain.views import affine
 from boneage.io.decode import ImageSource, Radiograph, load_radiograph
 from boneage.io.inputs import Sex, parse_age_months, parse_sex
@@ -28,9 +22,11 @@ from boneage.meaning.reference import Interpretation, interpret_gap
 from boneage.model.architectures import BoneAgeRegressor, describe_architecture
 from boneage.model.folding import fold_batch_norms
 from boneage.model.heatmap import grad_cam
+from boneage.model.inputs import to_model_input
 from boneage.model.loading import load_model
 from boneage.model.onnx_runtime import ServedForward, chain_signature, regressor_signature
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, resolve_weights
+from boneage.words import explain_gap
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +82,7 @@ class Analysis:
     interval: IntervalCalibration | None = None  # how the bone age's interval was calibrated
     heatmap: np.ndarray | None = None  # Grad-CAM over model_input, [0, 1]
     model_image: np.ndarray | None = None  # the served view, when it is not preprocessed.image
+    lang: str = "en"  # the language of the words in to_dict() (the interpretation's sentence)
 
     @property
     def model_input(self) -> np.ndarray:
@@ -112,6 +109,11 @@ class Analysis:
             "method": self.interval.method,
         }
 
+    def _interpretation_dict(self) -> dict | None:
+        if self.interpretation is None:
+            return None
+        return {**self.interpretation.to_dict(), "sentence": explain_gap(self.interpretation, self.lang)}
+
     def to_dict(self) -> dict:
         """JSON-safe summary (no pixel arrays)."""
         return {
@@ -120,7 +122,7 @@ class Analysis:
             "gap_months": _round(self.gap_months),
             "sex": self.sex,
             "interval": self.interval_dict(),
-            "interpretation": self.interpretation.to_dict() if self.interpretation else None,
+            "interpretation": self._interpretation_dict(),
             "chart": (
                 chart_data(self.sex, self.chronological_age_months, self.bone_age_months, self.bounds)
                 if self.bone_age_months is not None
@@ -157,16 +159,18 @@ class Predictor:
         manifest: Manifest,
         source: str = "explicit",
         weights: ResolvedWeights | None = None,
+        chain: Chain | None = None,
     ):
         # A copy with the batch norms folded into the convolutions (the caller's model is left as
-        # it is, e.g. for train.py to save); channels-last is 10-20 % faster on CPU, same numbers.
+        # it is, e.g. for train.py to save); channels-last is faster on the CPU, with the same numbers.
         self.model = fold_batch_norms(model, manifest.input_size).to(memory_format=torch.channels_last)
         self._forward = ServedForward(self._pytorch_forward, "the bone-age model")  # see use_onnx_runtime()
         self.manifest = manifest
         self.weights = weights  # what the model was loaded from: a child process exports it
         self.info = ModelInfo.from_manifest(manifest, source)
         self._grad_lock = threading.Lock()
-        self.preprocess_config = PreprocessConfig.from_dict(manifest.preprocess)
+        # The chain this model learnt through, with its own networks (loaded here unless given).
+        self.chain = chain or Chain.load(PreprocessConfig.from_dict(manifest.preprocess))
         self.interval = IntervalCalibration.from_dict(manifest.interval) if manifest.interval else None
 
     @classmethod
@@ -178,8 +182,9 @@ class Predictor:
         return cls.from_resolved(resolve_weights(explicit, weights_dir))
 
     @classmethod
-    def from_resolved(cls, resolved: ResolvedWeights) -> Predictor:
-        return cls(load_model(resolved), resolved.manifest, resolved.source, resolved)
+    def from_resolved(cls, resolved: ResolvedWeights, chain: Chain | None = None) -> Predictor:
+        """The model in weights already verified; its chain is loaded from its manifest unless given."""
+        return cls(load_model(resolved), resolved.manifest, resolved.source, resolved, chain)
 
     @torch.inference_mode()
     def predict_months(self, images: list[np.ndarray], male: list[bool]) -> np.ndarray:
@@ -196,16 +201,20 @@ class Predictor:
         return self.model(inputs.to(memory_format=torch.channels_last), sex)
 
     @property
+    def preprocess_config(self) -> PreprocessConfig:
+        return self.chain.config
+
+    @property
     def runtime(self) -> str:
         """What answers the bone age: "pytorch <version>" or "onnxruntime <version>"."""
         return self._forward.runtime
 
     def use_onnx_runtime(self, threads: int = 0) -> bool:
-        """Answer with ONNX Runtime from now on (about 1.7 times faster on the CPU, the same numbers).
+        """Answer with ONNX Runtime from now on (faster on the CPU, the same numbers).
 
-        Exports the served network (about 6 s; in a child process when it was loaded from
-        verified weights) and checks it against PyTorch first; then the chain's own networks
-        (the hand U-Net and the wrist check, shared by the process) the same way. Returns False,
+        Exports the served network (in a child process when it was loaded from verified
+        weights) and checks it against PyTorch first; then the chain's own networks (the hand
+        U-Net and the wrist check, which this predictor's chain owns) the same way. Returns False,
         and keeps PyTorch for the bone-age model, when the packages are missing or its export or
         check fails; each chain network keeps PyTorch on its own failure. Calls in flight finish
         on PyTorch: each switch is one assignment.
@@ -213,14 +222,13 @@ class Predictor:
         switched = self._forward.use_onnx_runtime(
             self.model, regressor_signature(self.manifest.input_size), threads, self.weights
         )
-        chain = _chain_uses_onnx_runtime(self.preprocess_config, threads)
-        runtimes = {self._forward.what: self.runtime, **chain}
+        runtimes = {self._forward.what: self.runtime, **_chain_uses_onnx_runtime(self.chain, threads)}
         log.info("Serving with %s.", ", ".join(f"{runtime} ({what})" for what, runtime in runtimes.items()))
         return switched
 
     def predict_pixels(self, pixels: np.ndarray, male: bool) -> float:
         """Bone age in months for decoded pixels: the chain (with its source transform), then the model."""
-        processed = preprocess(pixels, self.preprocess_config)
+        processed = preprocess(pixels, self.chain)
         return float(self.predict_months([processed.image], [male])[0])
 
     def analyse(
@@ -248,31 +256,27 @@ class Predictor:
             return grad_cam(self.model, image, male)
 
 
-def _chain_uses_onnx_runtime(config: PreprocessConfig, threads: int) -> dict[str, str]:
-    """The chain's shared networks that ``config`` runs answer with ONNX Runtime (each exported
-    once per process).
+def _chain_uses_onnx_runtime(chain: Chain, threads: int) -> dict[str, str]:
+    """The chain's networks answer with ONNX Runtime, each exported and checked on its own.
 
     Returns what answers for each: {"the wrist check": "onnxruntime 1.32.0", ...}.
     """
     runtimes = {}
-    for network in chain_networks(config):
-        if not isinstance(network.forward, ServedForward):
-            network.forward = ServedForward(network.model, f"the {network.what}")
-        if not network.forward.on_onnx_runtime:
-            network.forward.use_onnx_runtime(
-                network.model, chain_signature(network), threads, network.weights
-            )
-        runtimes[network.forward.what] = network.forward.runtime
+    for network in chain.networks.values():
+        forward = ServedForward(network.model, f"the {network.what}")
+        forward.use_onnx_runtime(network.model, chain_signature(network), threads, network.weights)
+        network.serve_with(forward)
+        runtimes[forward.what] = forward.runtime
     return runtimes
 
 
 class BackgroundPredictor:
-    """Builds the model in a thread, so a server can answer while timm imports (about 3 s).
+    """Builds the model in a thread, so a server can answer while timm imports.
 
     The weights are resolved and verified before this is made, so what it will load is known
     at once (``info``); ``get`` waits for the model and re-raises a failure to build it. With
     ``onnx_runtime`` the same thread then moves the forward passes to ONNX Runtime, the model's
-    first (about 6 s on an idle machine), then the chain's U-Net and wrist check; until each is
+    first, then the chain's U-Net and wrist check; until each is
     ready, it answers with PyTorch.
     """
 
@@ -313,22 +317,23 @@ def analyse(
     sex: object,
     age_months: object,
     predictor: Predictor | None = None,
-    config: PreprocessConfig | None = None,
+    chain: Chain | None = None,
     lang: str = "en",
     heatmap: bool = False,
 ) -> Analysis:
     """Validate inputs, decode, preprocess and (when a model is installed) predict.
 
-    Without a predictor the analysis stops after preprocessing: the caller can still show the
-    image the model would see, and says plainly that no model is installed.
+    Without a predictor the analysis stops after preprocessing (through ``chain``, by default
+    the classical one): the caller can still show the image the model would see, and says
+    plainly that no model is installed.
     """
     child_sex = parse_sex(sex)
     age = parse_age_months(age_months)
     clock = _Clock()
     radiograph = source if isinstance(source, Radiograph) else load_radiograph(_as_source(source))
     clock.lap("decode")
-    config = predictor.preprocess_config if predictor else (config or PreprocessConfig())
-    processed = preprocess(radiograph.pixels, config)
+    chain = predictor.chain if predictor else (chain or Chain.classical())
+    processed = preprocess(radiograph.pixels, chain)
     clock.lap("preprocess")
     if predictor is None:
         return Analysis(child_sex, age, radiograph, processed, timing_ms=clock.laps)
@@ -337,7 +342,7 @@ def analyse(
     gap = bone_age - age
     bounds = predictor.interval.interval(bone_age) if predictor.interval else None
     level = predictor.interval.level if predictor.interval else 0.9
-    meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months, bounds, lang, level)
+    meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months, bounds, level)
     seen = predictor.served_view(processed.image)
     heat = None
     if heatmap:
@@ -346,7 +351,7 @@ def analyse(
     return Analysis(
         child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info,
         timing_ms=clock.laps, interval=predictor.interval, heatmap=heat,
-        model_image=None if seen is processed.image else seen,
+        model_image=None if seen is processed.image else seen, lang=lang,
     )  # fmt: skip
 
 

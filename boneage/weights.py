@@ -13,16 +13,14 @@ import hashlib
 import json
 import logging
 import os
-import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from boneage.errors import BoneAgeError, ModelNotInstalledError, WeightsIntegrityError
+from boneage.errors import ModelNotInstalledError, WeightsIntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -221,24 +219,3 @@ def save_weights(
     )
     manifest.save(out_dir / MANIFEST_NAME)
     return manifest
-
-
-Loaded = TypeVar("Loaded")
-_loaded_lock = threading.Lock()
-_loaded: dict[tuple[str, str], object] = {}
-
-
-def load_once(kind: str, location: str, load: Callable[[str], Loaded], unavailable: str) -> Loaded | None:
-    """``load(location)``, once per process for each ``kind`` and location; later calls share it.
-
-    None when it raises a :class:`BoneAgeError` (weights missing or broken): the reason is logged
-    once, followed by ``unavailable`` (what the app does instead).
-    """
-    with _loaded_lock:
-        if (kind, location) not in _loaded:
-            try:
-                _loaded[kind, location] = load(location)
-            except BoneAgeError as exc:
-                log.warning("%s not available (%s); %s", kind, exc, unavailable)
-                _loaded[kind, location] = None
-        return _loaded[kind, location]  # type: ignore[return-value]

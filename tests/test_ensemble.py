@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from boneage.chain.preprocess import to_model_input
 from boneage.model.architectures import BoneAgeEnsemble, create_model, describe_architecture, resize_square
 from boneage.model.heatmap import grad_cam
+from boneage.model.inputs import to_model_input
 from boneage.predictor import Predictor
 from boneage.training.data import read_samples
 from boneage.training.loop import train

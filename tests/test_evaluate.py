@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from boneage.chain.preprocess import PreprocessConfig, find_hand
+from boneage.chain.gate import find_hand
+from boneage.chain.preprocess import Chain
 from boneage.cli.evaluate import main as evaluate_main
 from boneage.cli.predict import main as predict_main
 from boneage.training.evaluation import Evaluation, format_table, reframe
@@ -38,12 +39,12 @@ def test_metrics_on_known_numbers():
 
 def test_reframing_crops_tight_or_adds_a_border():
     pixels = synthetic_hand(120).astype(np.float32) / 255
-    config = PreprocessConfig()
-    tight = reframe(pixels, "tight", config)
+    chain = Chain.classical()
+    tight = reframe(pixels, "tight", chain)
     assert tight.shape[0] < pixels.shape[0] and tight.shape[1] < pixels.shape[1]
-    bordered = reframe(pixels, "border", config)
+    bordered = reframe(pixels, "border", chain)
     assert bordered.shape == (round(pixels.shape[0] * 1.3), round(pixels.shape[1] * 1.3))
-    assert find_hand(bordered, config)[1].mean() < find_hand(pixels, config)[1].mean()
+    assert find_hand(bordered, chain.config)[1].mean() < find_hand(pixels, chain.config)[1].mean()
 
 
 def test_evaluate_command_writes_json(trained_weights: Path, kaggle_dataset: Path, tmp_path: Path, capsys):
@@ -109,13 +110,13 @@ def test_robustness_leaves_out_a_plate_refused_as_it_is():
     class Brightness:  # bone age from mean brightness; a dark plate is refused as the chain would
         def predict_pixels(self, pixels, male):
             if pixels.mean() < 0.05:
-                raise NotAHandRadiographError("no hand")
+                raise NotAHandRadiographError("no_hand")
             return 100.0 * float(pixels.mean())
 
     grey = np.full((64, 48), 0.5, np.float32)
     images = [("bright", grey, True), ("dark", np.zeros_like(grey), False)]
     rows, clean_refused = measure(Brightness(), images)
-    assert clean_refused == [{"id": "dark", "reason": "no hand"}]
+    assert clean_refused == [{"id": "dark", "reason": str(NotAHandRadiographError("no_hand"))}]
     assert set(rows) == set(TRANSFORMS)
     assert all(row["n"] == 1 for row in rows.values())
     assert rows["right hand (mirrored)"]["mean_abs_shift_months"] == pytest.approx(0.0, abs=1e-4)

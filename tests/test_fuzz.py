@@ -20,6 +20,7 @@ from boneage.errors import BoneAgeError, InvalidAgeError, InvalidSexError
 from boneage.io.decode import MAX_PIXELS, load_radiograph
 from boneage.io.inputs import age_from_years_months, parse_age_months, parse_sex
 from boneage.predictor import analyse
+from boneage.words import error_title
 from helpers import assert_friendly, synthetic_hand
 
 CORPUS = bad_file_corpus()
@@ -58,7 +59,7 @@ def test_ui_handler_shows_the_library_message(case: BadFile, tmp_path: Path, han
         analyse(path, "female", 100)
     card, *panels, details = handlers.estimate(str(path), "female", 8, 4, "en")
     # One message in the result card; the other panels emptied and hidden (no error badge on each).
-    assert str(expected.value) in card and case.expected.title in card
+    assert str(expected.value) in card and error_title(expected.value) in card
     # outline, model view, heatmap (its switch decides), chart, report button and file, share
     # button, link and send button
     assert all(panel.get("value") is None for panel in panels)
@@ -236,7 +237,7 @@ def test_ui_says_plainly_when_the_model_failed_to_build(trained_weights: Path, h
 @pytest.mark.parametrize("lang", ["en", "zh-TW"])
 def test_an_unexpected_server_fault_is_not_blamed_on_the_image(hand_png: Path, handlers, monkeypatch, lang):
     """A bug or a race on the server gets its own message: the image was not found at fault."""
-    from boneage.meaning.i18n import t
+    from boneage.words import t
 
     def broken(*args, **kwargs):
         raise RuntimeError("One of the differentiated Tensors does not require grad")

@@ -6,7 +6,8 @@ import pytest
 
 from boneage.errors import InvalidAgeError, InvalidSexError
 from boneage.io.inputs import age_from_years_months, parse_age_months, parse_sex
-from boneage.meaning.reference import format_months, interpret_gap, reference_sd_months
+from boneage.meaning.reference import interpret_gap, reference_sd_months
+from boneage.words import explain_gap, format_duration
 
 
 @pytest.mark.parametrize(
@@ -70,14 +71,15 @@ def test_gap_categories():
 def test_sentences_are_plain_and_honest_about_model_error():
     small = interpret_gap(4.0, 120, "male", model_error_months=8.0)
     assert small.within_model_error
-    assert "4 months ahead of" in small.sentence
-    assert "cannot be told apart" in small.sentence
-    assert "typical error (±8.0 months)" in small.sentence
-    card_error = interpret_gap(4.0, 120, "male", model_error_months=6.68, lang="zh-TW").sentence
+    sentence = explain_gap(small)
+    assert "4 months ahead of" in sentence
+    assert "cannot be told apart" in sentence
+    assert "typical error (±8.0 months)" in sentence
+    card_error = explain_gap(interpret_gap(4.0, 120, "male", model_error_months=6.68), "zh-TW")
     assert "±6.7 個月" in card_error  # the same figure as the result card's "typical error"
     big = interpret_gap(-40.0, 120, "male", model_error_months=8.0)
     assert big.category == "delayed" and not big.within_model_error
-    assert "3 years 4 months behind" in big.sentence and "doctor" in big.sentence
+    assert "3 years 4 months behind" in explain_gap(big) and "doctor" in explain_gap(big)
 
 
 @pytest.mark.parametrize(
@@ -91,5 +93,5 @@ def test_sentences_are_plain_and_honest_about_model_error():
         (25, "2 years 1 month"),
     ],
 )
-def test_format_months(months, text):
-    assert format_months(months) == text
+def test_format_duration(months, text):
+    assert format_duration(months) == text

@@ -10,15 +10,6 @@ import numpy as np
 import pytest
 
 from boneage.meaning.chart import chart_data, figure_rgb, growth_chart
-from boneage.meaning.i18n import (
-    CJK_FONT_FILE,
-    ERROR_TRANSLATIONS,
-    MESSAGES,
-    all_characters,
-    normalise_language,
-    t,
-    translate_error,
-)
 from boneage.meaning.interval import (
     DEFAULT_BAND_EDGES,
     IntervalCalibration,
@@ -28,6 +19,8 @@ from boneage.meaning.interval import (
     measure_coverage,
 )
 from boneage.meaning.reference import categorise, interpret_gap, reference_sd_months
+from boneage.meaning.typeface import CJK_FONT_FILE
+from boneage.words import CATALOGUES, all_characters, explain_gap, normalise_language, t
 
 
 def test_conformal_quantile_is_the_finite_sample_rank():
@@ -70,10 +63,10 @@ def test_category_takes_the_interval_into_account():
     sd = reference_sd_months(120, "female")
     crossing = interpret_gap(2.3 * sd, 120, "female", 8.0, interval=(120 + 1.5 * sd, 120 + 3.1 * sd))
     assert crossing.category == "uncertain" and crossing.leaning == "advanced"
-    assert "cannot say whether the bones are advanced or normal" in crossing.sentence
+    assert "cannot say whether the bones are advanced or normal" in explain_gap(crossing)
     beyond = interpret_gap(3 * sd, 120, "female", 8.0, interval=(120 + 2.2 * sd, 120 + 3.8 * sd))
     assert beyond.category == "advanced"
-    assert "check that the child's age and sex" not in beyond.sentence  # advanced, and plausible
+    assert "check that the child's age and sex" not in explain_gap(beyond)  # advanced, and plausible
 
 
 @pytest.mark.parametrize(
@@ -82,15 +75,13 @@ def test_category_takes_the_interval_into_account():
 def test_an_implausible_gap_asks_to_check_the_age_and_sex(lang, words):
     """A whole interval more than 4 SD from the age is likelier a typo in the form than the bones."""
     sd = reference_sd_months(60, "male")
-    typo = interpret_gap(90.0, 60, "male", 6.2, interval=(135.0, 165.0), lang=lang)  # 12 y read for 5 y
-    assert typo.category == "advanced" and words in typo.sentence
-    late = interpret_gap(-5.0 * sd, 60, "male", 6.2, interval=(60 - 5.5 * sd, 60 - 4.5 * sd), lang=lang)
-    assert late.category == "delayed" and words in late.sentence
-    reaching = interpret_gap(5.0 * sd, 60, "male", 6.2, interval=(60 + 3.5 * sd, 60 + 6.5 * sd), lang=lang)
-    assert words not in reaching.sentence  # the interval's nearer end is within 4 SD
-    assert (
-        words in interpret_gap(4.5 * sd, 60, "male", 6.2, lang=lang).sentence
-    )  # no interval: the gap itself
+    typo = interpret_gap(90.0, 60, "male", 6.2, interval=(135.0, 165.0))  # 12 y read for 5 y
+    assert typo.category == "advanced" and words in explain_gap(typo, lang)
+    late = interpret_gap(-5.0 * sd, 60, "male", 6.2, interval=(60 - 5.5 * sd, 60 - 4.5 * sd))
+    assert late.category == "delayed" and words in explain_gap(late, lang)
+    reaching = interpret_gap(5.0 * sd, 60, "male", 6.2, interval=(60 + 3.5 * sd, 60 + 6.5 * sd))
+    assert words not in explain_gap(reaching, lang)  # the interval's nearer end is within 4 SD
+    assert words in explain_gap(interpret_gap(4.5 * sd, 60, "male", 6.2), lang)  # no interval: the gap itself
 
 
 def test_chart_data_and_figure_in_both_languages():
@@ -165,7 +156,7 @@ def test_pdf_report_renders_with_its_text(tmp_path):
 
 
 def test_both_languages_have_every_message():
-    english, chinese = MESSAGES["en"], MESSAGES["zh-TW"]
+    english, chinese = CATALOGUES["en"], CATALOGUES["zh-TW"]
     assert set(english) == set(chinese)
     for key in english:
         placeholders = set(re.findall(r"\{(\w+)\}", english[key]))
@@ -174,18 +165,19 @@ def test_both_languages_have_every_message():
 
 def test_every_user_facing_error_has_a_translation():
     from badfiles import bad_file_corpus
-    from boneage.chain.preprocess import PreprocessConfig, preprocess
+    from boneage.chain.preprocess import Chain, preprocess
     from boneage.errors import BoneAgeError
     from boneage.io.decode import load_radiograph
+    from boneage.words import error_message, error_title
 
     seen = set()
     for case in bad_file_corpus():
         try:
-            preprocess(load_radiograph(case.data).pixels, PreprocessConfig(size=64))
+            preprocess(load_radiograph(case.data).pixels, Chain.classical(size=64))
         except BoneAgeError as error:
-            seen.add(str(error))
-            title, message = translate_error(error, "zh-TW")
-            assert message != str(error) and title != error.title, str(error)
+            seen.add(error.code)
+            message, title = error_message(error, "zh-TW"), error_title(error, "zh-TW")
+            assert message != str(error) and title != error_title(error, "en"), error.code
     assert len(seen) >= 5
 
 
@@ -196,7 +188,6 @@ def test_chinese_font_has_every_character_the_app_prints():
     needed = all_characters("zh-TW") | set(string.digits)
     missing = sorted(c for c in needed if ord(c) not in cmap and not c.isspace())
     assert missing == [], "re-run python -m boneage.cli.fonts: " + "".join(missing)
-    assert len(ERROR_TRANSLATIONS["zh-TW"]) >= 20
 
 
 @pytest.mark.parametrize(
@@ -268,8 +259,8 @@ def test_category_shares_grow_uncertain_with_the_interval():
 )
 def test_the_difference_reads_naturally_in_the_card_and_the_report(gap, english, chinese):
     """'−1 month', not '−1 months (−1 month)': years and months only from a year on."""
-    from boneage.meaning.i18n import format_difference
     from boneage.report.pdf import report_lines
+    from boneage.words import format_difference
 
     assert format_difference(gap, "en") == english and format_difference(gap, "zh-TW") == chinese
     summary = {

@@ -7,15 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from boneage.chain.preprocess import chain_networks, preprocess
-from boneage.chain.wrist import shared_wrist_check
+from boneage.chain.preprocess import Chain, preprocess
 from boneage.io.decode import load_radiograph
 from boneage.model import onnx_runtime
 from boneage.model.architectures import create_model
@@ -65,28 +63,28 @@ def test_shipped_model_answers_the_same_with_onnx_runtime(monkeypatch):
 def test_the_chains_networks_answer_the_same_with_onnx_runtime(monkeypatch):
     """The hand U-Net and the wrist check move with the model: the same outlines, crops and images.
 
-    They are shared by the process: monkeypatch puts each back as it was before the test.
+    Each predictor owns its chain: this test's switch touches no other predictor's networks.
     """
     predictor = Predictor.load()
     pixels = [load_radiograph(path).pixels for path in sorted(EXAMPLES.glob("*.png"))]
-    networks = chain_networks(predictor.preprocess_config)
-    assert [network.what for network in networks] == ["hand segmenter", "wrist check"]
-    for network in networks:  # as loaded, whatever an earlier test did
-        monkeypatch.setattr(network, "forward", network.model)
-    unet, wrist = networks
-    with_pytorch = [preprocess(image, predictor.preprocess_config) for image in pixels]
+    chain = predictor.chain
+    assert list(chain.networks) == ["hand segmenter", "wrist check"]
+    assert all(runtime.startswith("pytorch") for runtime in chain.runtimes().values())
+    unet, wrist = chain.unet, chain.wrist
+    with_pytorch = [preprocess(image, chain) for image in pixels]
     probabilities = [unet.analyse(image).probability for image in pixels]
     wrist_missing = [wrist.missing_probability(result.image) for result in with_pytorch]
 
     assert predictor.use_onnx_runtime(threads=1)
-    assert [network.forward.runtime.split()[0] for network in networks] == ["onnxruntime"] * 2
+    assert [runtime.split()[0] for runtime in chain.runtimes().values()] == ["onnxruntime"] * 2
+    assert all(r.startswith("pytorch") for r in Predictor.load().chain.runtimes().values())
 
     def pytorch_called(*args):
         raise AssertionError("the chain answered with PyTorch after the switch")
 
-    for network in networks:
+    for network in chain.networks.values():
         monkeypatch.setattr(network.model, "forward", pytorch_called)
-    with_onnx = [preprocess(image, predictor.preprocess_config) for image in pixels]
+    with_onnx = [preprocess(image, chain) for image in pixels]
     for before, after in zip(with_pytorch, with_onnx, strict=True):
         assert after.crop_box == before.crop_box and after.orientation == before.orientation
         assert np.array_equal(after.source_mask, before.source_mask)
@@ -98,23 +96,21 @@ def test_the_chains_networks_answer_the_same_with_onnx_runtime(monkeypatch):
     assert np.ptp(probabilities[0]) > 0.9  # hand and background: the comparison is not of blanks
 
 
-def test_a_chain_network_that_cannot_be_exported_keeps_pytorch(
-    trained_weights: Path, tmp_path: Path, monkeypatch, caplog
-):
-    wrist = shared_wrist_check()
+def test_a_chain_network_that_cannot_be_exported_keeps_pytorch(trained_weights: Path, tmp_path: Path, caplog):
+    served = Chain.load()  # a chain with the U-Net outline and the wrist check, as the shipped model's
+    wrist = served.wrist
     altered = tmp_path / wrist.weights.path.name
     data = bytearray(wrist.weights.path.read_bytes())
     data[-1] ^= 0xFF
     altered.write_bytes(bytes(data))
-    monkeypatch.setattr(wrist, "forward", wrist.model)
-    monkeypatch.setattr(wrist, "weights", ResolvedWeights(wrist.manifest, altered, "hub"))
+    wrist.weights = ResolvedWeights(wrist.manifest, altered, "hub")
 
-    predictor = Predictor.load(explicit=trained_weights)
-    # A chain with the U-Net outline, as the shipped model's (this tiny model learnt without it).
-    predictor.preprocess_config = replace(predictor.preprocess_config, segmenter="unet")
+    resolved = resolve_weights(trained_weights)
+    predictor = Predictor.from_resolved(resolved, chain=served)
     assert predictor.use_onnx_runtime(threads=1)  # the bone-age model moves all the same
     assert predictor.runtime.startswith("onnxruntime")
-    assert wrist.forward.runtime.startswith("pytorch")
+    assert served.runtimes()["wrist check"].startswith("pytorch")
+    assert served.runtimes()["hand segmenter"].startswith("onnxruntime")
     assert "Serving the wrist check with PyTorch" in caplog.text and "sha256" in caplog.text
     assert 0.0 <= wrist.missing_probability(np.zeros((128, 128), np.float32)) <= 1.0  # PyTorch answers
 

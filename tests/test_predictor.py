@@ -126,7 +126,7 @@ def test_tta_views_in_the_manifest_are_averaged(predictor: Predictor, hand_pixel
     from boneage.chain.preprocess import preprocess
     from boneage.chain.views import affine
 
-    image = preprocess(hand_pixels, predictor.preprocess_config).image
+    image = preprocess(hand_pixels, predictor.chain).image
     views = [{}, {"scale": 0.9}, {"angle": 5.0}]
     with_tta = Predictor(predictor.model, replace(predictor.manifest, tta=views))
     singles = [
@@ -143,7 +143,7 @@ def test_a_single_tta_view_replaces_the_image_as_is(predictor: Predictor, hand_p
     from boneage.chain.preprocess import preprocess
     from boneage.chain.views import TTA_VIEWS, affine
 
-    image = preprocess(hand_pixels, predictor.preprocess_config).image
+    image = preprocess(hand_pixels, predictor.chain).image
     (view,) = TTA_VIEWS["zoomout"]
     zoomed_out = Predictor(predictor.model, replace(predictor.manifest, tta=TTA_VIEWS["zoomout"]))
     as_is = float(predictor.predict_months([image], [True])[0])
@@ -186,7 +186,7 @@ def test_heatmaps_while_other_requests_run_the_same_model(predictor: Predictor, 
 
     from boneage.chain.preprocess import preprocess
 
-    image = preprocess(hand_pixels, predictor.preprocess_config).image
+    image = preprocess(hand_pixels, predictor.chain).image
     expected = predictor.heatmap(image, True)
     assert expected.max() > 0
 

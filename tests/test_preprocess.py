@@ -5,22 +5,19 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.chain.preprocess import (
-    INPUT_MEAN,
-    INPUT_STD,
-    PreprocessConfig,
+from boneage.chain.imageops import (
     apply_clahe,
     bounding_box,
     letterbox,
     median_denoise,
     normalise_intensity,
-    normalise_polarity,
-    preprocess,
     sharpen,
-    to_model_input,
 )
+from boneage.chain.orientation import normalise_polarity
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.chain.segmentation import fill_holes, largest_component, segment_hand
 from boneage.errors import NotAHandRadiographError
+from boneage.model.inputs import INPUT_MEAN, INPUT_STD, to_model_input
 from helpers import synthetic_hand
 
 
@@ -101,8 +98,7 @@ def test_sharpen_increases_edge_contrast():
 
 
 def test_whole_chain_output(hand_pixels):
-    config = PreprocessConfig(size=256)
-    result = preprocess(hand_pixels, config)
+    result = preprocess(hand_pixels, Chain.classical(size=256, mask_background=True))
     assert result.image.shape == (256, 256) and result.image.dtype == np.float32
     assert result.image.min() >= 0.0 and result.image.max() <= 1.0
     assert result.mask.shape == (256, 256) and result.mask.dtype == bool
@@ -116,7 +112,8 @@ def test_whole_chain_output(hand_pixels):
 
 
 def test_chain_is_deterministic(hand_pixels):
-    a, b = preprocess(hand_pixels), preprocess(hand_pixels)
+    chain = Chain.classical()
+    a, b = preprocess(hand_pixels, chain), preprocess(hand_pixels, chain)
     np.testing.assert_array_equal(a.image, b.image)
 
 
@@ -124,7 +121,7 @@ def test_no_hand_is_refused():
     noise = np.random.default_rng(0).uniform(0, 0.02, (300, 300)).astype(np.float32)
     noise[140:150, 140:150] = 1.0
     with pytest.raises(NotAHandRadiographError):
-        preprocess(noise)
+        preprocess(noise, Chain.classical())
 
 
 def test_model_input_is_standardised():
@@ -141,7 +138,7 @@ def test_config_round_trips_through_dict():
 
 def test_larger_inputs_give_same_size_output():
     big = cv2.resize(synthetic_hand(60), (960, 1200)).astype(np.float32) / 255
-    assert preprocess(big, PreprocessConfig(size=128)).image.shape == (128, 128)
+    assert preprocess(big, Chain.classical(size=128)).image.shape == (128, 128)
 
 
 def test_hand_inside_a_collimated_field_is_found(hand_pixels):
@@ -156,5 +153,5 @@ def test_hand_inside_a_collimated_field_is_found(hand_pixels):
 def test_dim_low_contrast_radiograph_is_accepted(hand_pixels):
     """An underexposed film that uses only a narrow grey band still shows its hand."""
     dim = (0.15 + 0.12 * hand_pixels).astype(np.float32)
-    result = preprocess(dim, PreprocessConfig(size=128))
+    result = preprocess(dim, Chain.classical(size=128))
     assert 0.1 < result.hand_fraction < 0.7

@@ -7,7 +7,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from boneage.chain.preprocess import PreprocessConfig, find_hand, preprocess
+from boneage.chain.gate import find_hand
+from boneage.chain.preprocess import Chain, preprocess
 from boneage.errors import NotAHandRadiographError
 from boneage.io.decode import load_radiograph
 from boneage.predictor import analyse
@@ -20,7 +21,7 @@ def test_every_atlas_radiograph_passes_the_chain(atlas_dir):
     assert len(samples) == 54
     fractions = []
     for sample in samples:
-        result = preprocess(load_radiograph(sample.path).pixels, PreprocessConfig(size=256))
+        result = preprocess(load_radiograph(sample.path).pixels, Chain.classical(size=256))
         fractions.append(result.hand_fraction)
         assert result.image.shape == (256, 256)
         assert 0.3 < float(result.image[result.mask].mean()) < 0.7, sample.id
@@ -37,7 +38,8 @@ def test_atlas_analysis_without_model(atlas_dir):
 def test_inverted_atlas_radiograph_is_restored(atlas_dir):
     sample = read_samples(atlas_dir)[20]
     pixels = load_radiograph(sample.path).pixels
-    normal, inverted = preprocess(pixels), preprocess(1.0 - pixels)
+    chain = Chain.classical()
+    normal, inverted = preprocess(pixels, chain), preprocess(1.0 - pixels, chain)
     assert inverted.inverted
     overlap = (normal.mask & inverted.mask).sum() / max(1, (normal.mask | inverted.mask).sum())
     assert overlap > 0.9
@@ -48,8 +50,9 @@ def test_rsna_images_if_present():
     if not roots:
         pytest.skip("no RSNA data in ../shared/data yet")
     samples = read_samples(roots[0])[:20]
+    chain = Chain.classical()
     for sample in samples:
-        result = preprocess(load_radiograph(sample.path).pixels)
+        result = preprocess(load_radiograph(sample.path).pixels, chain)
         assert result.image.shape == (384, 384)
         assert np.isfinite(result.image).all()
 
@@ -67,7 +70,7 @@ def test_real_rsna_radiographs_are_almost_never_refused():
 
 def _refusal(path) -> str | None:
     try:
-        find_hand(load_radiograph(path).pixels, PreprocessConfig())
+        find_hand(load_radiograph(path).pixels, Chain.classical(max_saturated_fraction=None).config)
     except NotAHandRadiographError as exc:
         return f"{path.name}: {exc}"
     return None

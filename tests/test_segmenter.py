@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import cv2
@@ -9,25 +10,25 @@ import numpy as np
 import pytest
 import torch
 
+from boneage.chain.gate import film_area, second_hand_ratio
 from boneage.chain.orientation import (
     Orientation,
     nearest_quarter_turns,
     orient_upright,
     rotate_expanded,
 )
-from boneage.chain.preprocess import PreprocessConfig, film_area, preprocess, second_hand_ratio
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.chain.unet import (
     DEFAULT_SEGMENTER_DIR,
     HandUNet,
     UNetSegmenter,
     dice,
     letterbox_for_unet,
-    shared_segmenter,
     unletterbox,
 )
 from boneage.cli.gate_eval import accepted, document_cases, generated_cases, non_hand_cases
 from boneage.cli.robustness import both_hands
-from boneage.errors import NotAHandRadiographError
+from boneage.errors import ModelNotInstalledError, NotAHandRadiographError, WeightsIntegrityError
 from boneage.io.decode import load_radiograph
 from boneage.training.composite import _place, load_hands, render_plate, training_pair
 from boneage.training.segmenter import SegmentTrainConfig, evaluate_segmenter, split_hands, train_segmenter
@@ -142,16 +143,20 @@ def test_shipped_segmenter_dice_on_held_out_hands():
     assert result["squashed_unet"]["dice_mean"] > 0.85
 
 
-def _served_config() -> PreprocessConfig:
+@functools.cache
+def _served_chain() -> Chain:
+    """The shipped model's chain, loaded once for this module's tests."""
     from boneage.weights import DEFAULT_WEIGHTS_DIR
 
-    return PreprocessConfig.from_dict(Manifest.load(DEFAULT_WEIGHTS_DIR / "manifest.json").preprocess)
+    return Chain.load(
+        PreprocessConfig.from_dict(Manifest.load(DEFAULT_WEIGHTS_DIR / "manifest.json").preprocess)
+    )
 
 
 @needs_segmenter
 def test_gate_refuses_documents_photos_and_noise():
-    config = _served_config()
-    assert config.segmenter == "unet"
+    config = _served_chain()
+    assert config.config.segmenter == "unet"
     cases = [
         c for c in non_hand_cases() if c.name in {"camera-grey", "page", "text", "coins-inverted", "brick"}
     ]
@@ -163,7 +168,7 @@ def test_gate_refuses_documents_photos_and_noise():
 
 @needs_segmenter
 def test_gate_accepts_real_hand_radiographs(atlas_dir):
-    config = _served_config()
+    config = _served_chain()
     for path in sorted((atlas_dir / "images").glob("*.png"))[::6]:
         ok, reason = accepted(path, config)
         assert ok, (path.stem, reason)
@@ -173,13 +178,13 @@ def test_gate_accepts_real_hand_radiographs(atlas_dir):
 def test_refusal_reason_is_plain_words():
     page = next(document_cases(1, seed=5))
     with pytest.raises(NotAHandRadiographError) as caught:
-        preprocess(load_radiograph(page.data).pixels, _served_config())
+        preprocess(load_radiograph(page.data).pixels, _served_chain())
     assert "hand" in str(caught.value) and "Traceback" not in str(caught.value)
 
 
 @needs_segmenter
 def test_right_hands_and_sideways_films_are_turned_back(atlas_dir):
-    segmenter = shared_segmenter()
+    segmenter = _served_chain().unet
     pixels = load_radiograph(atlas_dir / "images" / "M10.png").pixels
     assert orient_upright(pixels, segmenter)[1] == Orientation()
     assert orient_upright(np.ascontiguousarray(pixels[:, ::-1]), segmenter)[1].mirrored
@@ -208,7 +213,7 @@ def test_mirrored_turned_and_inverted_uploads_keep_their_bone_age(atlas_dir):
 def test_a_film_scanned_sideways_is_turned_back_exactly(atlas_dir):
     """A quarter turn is undone without resampling: the chain sees the very same film. The pose
     head reads the small hands (M04, M08, F03) 20-35 degrees short of the quarter turn."""
-    config = _served_config()
+    config = _served_chain()
     for name in ("F10", "M13", "M20", "M04", "M08", "F03"):
         pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
         clean = preprocess(pixels, config)
@@ -237,7 +242,7 @@ def test_film_area_leaves_out_flat_frames_only():
 def test_a_white_frame_is_not_taken_for_burnt_out_bone(atlas_dir):
     """The forearm runs off these plates; its outline ran on into the white pad, which counted
     as over-exposed bone, and the plates were refused."""
-    config = _served_config()
+    config = _served_chain()
     for name in ("F00", "F01", "F13"):
         pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
         top, side = int(0.3 * pixels.shape[0]), int(0.3 * pixels.shape[1])
@@ -261,15 +266,16 @@ def test_second_hand_ratio_compares_the_two_largest_outlines():
 @needs_segmenter
 def test_both_hands_on_one_film_are_refused_with_a_reason(atlas_dir):
     """Read as one film, each hand was squashed to half its width: 7.9 months off, silently."""
-    from boneage.meaning.i18n import translate_error
+    from boneage.words import error_message
 
-    config = _served_config()
+    config = _served_chain()
     for name in ("F10", "M13", "M20"):
         pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
         preprocess(pixels, config)  # one hand: accepted
         with pytest.raises(NotAHandRadiographError, match="more than one hand") as caught:
             preprocess(both_hands(pixels), config)
-        assert translate_error(caught.value, "zh-TW")[1].startswith("這張影像中看起來不只一隻手")
+        assert caught.value.code == "two_hands" and caught.value.params["ratio"] > 0.4
+        assert error_message(caught.value, "zh-TW").startswith("這張影像中看起來不只一隻手")
 
 
 def test_rotate_expanded_keeps_every_pixel():
@@ -280,21 +286,22 @@ def test_rotate_expanded_keeps_every_pixel():
     assert abs(float(turned.sum()) - float(pixels.sum())) / float(pixels.sum()) < 0.02
 
 
-def test_classical_fallback_when_the_unet_is_missing(tmp_path, monkeypatch, hand_pixels):
+def test_a_missing_unet_is_an_error_when_the_chain_is_built(tmp_path, monkeypatch):
+    """No quiet fallback to another chain: a model that names the U-Net gets it or does not load."""
     monkeypatch.setenv("BONEAGE_SEGMENTER", str(tmp_path / "nothing-here"))
-    assert shared_segmenter() is None
-    result = preprocess(hand_pixels, PreprocessConfig(size=64, segmenter="unet", correct_pose=True))
-    assert result.segmenter == "classical" and result.orientation == Orientation()
+    with pytest.raises(ModelNotInstalledError):
+        Chain.load(PreprocessConfig(size=64, segmenter="unet", correct_pose=True, check_wrist=False))
+    assert Chain.load(PreprocessConfig(segmenter="classical", correct_pose=False)).networks == {}
 
 
-def test_broken_segmenter_weights_fall_back_too(tmp_path, monkeypatch, hand_pixels):
+def test_broken_segmenter_weights_are_an_error_too(tmp_path, monkeypatch):
     hands_dir = fake_hands_dir(tmp_path / "hands")
     train_segmenter(_tiny_config(hands_dir, tmp_path / "seg"))
     manifest = json.loads((tmp_path / "seg" / "manifest.json").read_text())
     (tmp_path / "seg" / manifest["filename"]).write_bytes(b"not weights")
     monkeypatch.setenv("BONEAGE_SEGMENTER", str(tmp_path / "seg"))
-    assert shared_segmenter() is None
-    assert preprocess(hand_pixels, PreprocessConfig(size=64, segmenter="unet")).segmenter == "classical"
+    with pytest.raises(WeightsIntegrityError):
+        Chain.load(PreprocessConfig(size=64, segmenter="unet", check_wrist=False))
 
 
 def test_non_hand_set_is_deterministic_and_varied():

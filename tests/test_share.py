@@ -9,7 +9,6 @@ from datetime import date
 
 import pytest
 
-from boneage.meaning.i18n import t
 from boneage.predictor import ModelInfo
 from boneage.report.card import shared_markdown
 from boneage.report.share import (
@@ -22,6 +21,7 @@ from boneage.report.share import (
     share_secret,
     share_url,
 )
+from boneage.words import t
 
 SECRET = b"test secret"
 RESULT = SharedResult(

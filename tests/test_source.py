@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from boneage.chain.preprocess import PreprocessConfig, preprocess, to_model_input
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.chain.source import RSNA_TRAIN_100, RSNA_TRAIN_299, SourceTransform, apply_source_transform
 from boneage.io.decode import load_radiograph
+from boneage.model.inputs import to_model_input
 from boneage.predictor import Predictor
 from boneage.training.data import CachedImages, build_cache, read_samples
 from helpers import synthetic_hand, write_kaggle_dataset
@@ -63,7 +64,7 @@ def test_transform_round_trips_through_the_manifest_config():
 
 def test_chain_reports_mask_and_crop_in_the_uploads_pixels():
     pixels = synthetic_hand(100, size=(800, 640)).astype(np.float32) / 255
-    result = preprocess(pixels, PreprocessConfig(size=96, source_transform=RSNA_TRAIN_100))
+    result = preprocess(pixels, Chain.classical(size=96, source_transform=RSNA_TRAIN_100))
     assert result.source_mask.shape == (800, 640)
     x0, y0, x1, y1 = result.crop_box
     assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 800 and y1 - y0 > 400
@@ -77,12 +78,12 @@ def test_app_path_and_training_path_give_the_same_model_input(tmp_path: Path):
     root = write_kaggle_dataset(tmp_path / "train", count=1)
     small = Image.fromarray(full).resize((100, 100), Image.Resampling.NEAREST)
     small.save(root / "boneage-training-dataset" / "1000.png")
-    config = PreprocessConfig(size=128, source_transform=RSNA_TRAIN_100, mask_background=False)
+    chain = Chain.classical(size=128, source_transform=RSNA_TRAIN_100, mask_background=False)
     samples = read_samples(root)
-    cache = build_cache(samples, config, tmp_path / "cache", workers=1)
+    cache = build_cache(samples, chain.config, tmp_path / "cache", workers=1)
     training_input = CachedImages(cache.images, samples, [0], augment=False)[0][0]
     # app side: the full-size upload, decoded and run through the chain
-    app_image = preprocess(load_radiograph(tmp_path / "upload.png").pixels, config).image
+    app_image = preprocess(load_radiograph(tmp_path / "upload.png").pixels, chain).image
     app_input = to_model_input(app_image)[0]
     assert training_input.shape == app_input.shape == (1, 128, 128)
     # equal up to the training cache's uint8 rounding (half a grey level, in standardised units)
@@ -107,5 +108,5 @@ def test_predictor_applies_the_manifests_source_transform(tmp_path: Path, kaggle
     squashed = apply_source_transform(pixels, RSNA_TRAIN_100)
     assert predictor.predict_pixels(pixels, True) == pytest.approx(predictor.predict_pixels(squashed, True))
     plain = PreprocessConfig.from_dict({**manifest["preprocess"], "source_transform": None})
-    unsquashed = predictor.predict_months([preprocess(pixels, plain).image], [True])[0]
+    unsquashed = predictor.predict_months([preprocess(pixels, Chain(plain)).image], [True])[0]
     assert unsquashed != pytest.approx(predictor.predict_pixels(pixels, True), abs=1e-4)

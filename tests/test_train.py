@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.chain.preprocess import PreprocessConfig, preprocess
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.errors import DatasetError
 from boneage.io.decode import load_radiograph
 from boneage.predictor import Predictor
@@ -415,14 +415,16 @@ def test_chain_detail_settings_reach_the_manifest_and_the_served_chain(kaggle_da
 
     predictor = Predictor.load(explicit=out)
     pixels = load_radiograph(read_samples(kaggle_dataset)[0].path).pixels
-    served = preprocess(pixels, predictor.preprocess_config).image
-    default_chain = replace(
-        predictor.preprocess_config,
-        median_kernel=PreprocessConfig.median_kernel,
-        sharpen_amount=PreprocessConfig.sharpen_amount,
+    served = preprocess(pixels, predictor.chain).image
+    default_chain = Chain.load(
+        replace(
+            predictor.preprocess_config,
+            median_kernel=PreprocessConfig.median_kernel,
+            sharpen_amount=PreprocessConfig.sharpen_amount,
+        )
     )
     assert np.abs(served - preprocess(pixels, default_chain).image).mean() > 1e-3
-    assert parse_args(["--data", str(kaggle_dataset)]).preprocess_config().median_kernel == 3
+    assert parse_args(["--data", str(kaggle_dataset)]).preprocess.median_kernel == 3
 
 
 def test_an_even_median_kernel_is_refused_before_training(kaggle_dataset: Path, capsys):

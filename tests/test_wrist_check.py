@@ -9,18 +9,21 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.chain.preprocess import WRIST_MISSING_MESSAGE, PreprocessConfig, preprocess
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.chain.unet import DEFAULT_SEGMENTER_DIR
 from boneage.chain.wrist import (
     CHECK_SIZE,
     DEFAULT_WRIST_CHECK_DIR,
     WristCheck,
-    shared_wrist_check,
     to_check_pixels,
 )
-from boneage.errors import NotAHandRadiographError, WeightsIntegrityError, WristMissingError
+from boneage.errors import (
+    ModelNotInstalledError,
+    NotAHandRadiographError,
+    WeightsIntegrityError,
+    WristMissingError,
+)
 from boneage.io.decode import load_radiograph
-from boneage.meaning.i18n import translate_error
 from boneage.training.data import read_samples
 from boneage.training.wrist import (
     MISSING_RANGE,
@@ -29,6 +32,7 @@ from boneage.training.wrist import (
     build_examples,
     choose_threshold,
     epoch_indices,
+    example_chain,
     film_examples,
     hand_extent,
     summarise,
@@ -36,6 +40,7 @@ from boneage.training.wrist import (
     train_wrist_check,
 )
 from boneage.weights import Manifest
+from boneage.words import error_message, error_title
 
 needs_segmenter = pytest.mark.skipif(
     not (DEFAULT_SEGMENTER_DIR / "manifest.json").is_file(), reason="no shipped segmenter"
@@ -132,8 +137,9 @@ def test_to_check_pixels_shrinks_the_chain_image():
 
 @needs_segmenter
 def test_film_examples_cut_a_real_plate_above_and_below_its_wrist(atlas_dir):
-    config = _served_config().to_dict()
-    examples = film_examples(str(atlas_dir / "images" / "M13.png"), config, seed=3)
+    chain = Chain.load(example_chain(_served_config()))
+    assert chain.wrist is None  # the examples train the check: they are not checked
+    examples = film_examples(str(atlas_dir / "images" / "M13.png"), chain, seed=3)
     whole, *cuts = examples
     assert whole.wrist and whole.cut is None and whole.image.shape == (CHECK_SIZE, CHECK_SIZE)
     missing = [e for e in cuts if not e.wrist]
@@ -181,29 +187,33 @@ def test_a_stopped_run_resumes_to_the_same_weights(tmp_path, atlas_dir):
 @needs_wrist_check
 def test_the_shipped_check_refuses_plates_cut_above_the_wrist_and_keeps_whole_ones(atlas_dir):
     """Cut above the wrist, the plates were read about two years too old, with no warning."""
-    config = _served_config()
+    chain = Chain.load(_served_config())
     refused = 0
     for name in PLATES:
         pixels = load_radiograph(atlas_dir / "images" / f"{name}.png").pixels
-        preprocess(pixels, config)  # the whole plate: accepted
+        preprocess(pixels, chain)  # the whole plate: accepted
         palm_and_fingers = np.ascontiguousarray(pixels[: int(0.6 * pixels.shape[0])])
         try:
-            preprocess(palm_and_fingers, config)
+            preprocess(palm_and_fingers, chain)
         except WristMissingError as exc:
-            assert isinstance(exc, NotAHandRadiographError) and str(exc) == WRIST_MISSING_MESSAGE
+            assert isinstance(exc, NotAHandRadiographError) and exc.code == "wrist_missing"
+            assert exc.params["probability"] > chain.wrist.threshold
             refused += 1
     assert refused >= len(PLATES) - 1
 
 
 def test_the_wrist_message_is_translated():
-    title, message = translate_error(WristMissingError(WRIST_MISSING_MESSAGE), "zh-TW")
+    error = WristMissingError(probability=0.93)
+    title, message = error_title(error, "zh-TW"), error_message(error, "zh-TW")
     assert (title, message[:12]) == ("沒有手腕", "這張影像中看起來沒有手腕")
-    assert translate_error(WristMissingError(WRIST_MISSING_MESSAGE), "en")[0] == "The wrist is missing"
+    assert error_title(error, "en") == "The wrist is missing" and str(error).startswith("The wrist seems")
 
 
-def test_no_check_without_its_weights(tmp_path, monkeypatch):
+def test_a_chain_that_checks_the_wrist_needs_its_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("BONEAGE_WRIST_CHECK", str(tmp_path / "nothing-here"))
-    assert shared_wrist_check() is None
+    with pytest.raises(ModelNotInstalledError):
+        Chain.load(PreprocessConfig())
+    assert Chain.load(PreprocessConfig(check_wrist=False)).wrist is None
 
 
 @needs_wrist_check

@@ -1,9 +1,10 @@
-"""What the chain's own small networks share: loading from verified weights, and a swappable forward pass.
+"""What the chain's own small networks share: loading from verified weights, and their runtime.
 
 The hand U-Net (:mod:`boneage.chain.unet`) and the wrist check (:mod:`boneage.chain.wrist`) each
-ship as safetensors + manifest (sha256) in their own folder under ``weights/``, load once per
-process, and answer with PyTorch until the predictor moves them to ONNX Runtime
-(:func:`boneage.predictor.Predictor.use_onnx_runtime`): the same numbers, 2-3 times faster.
+ship as safetensors + manifest (sha256) in their own folder under ``weights/``. A
+:class:`~boneage.chain.preprocess.Chain` loads and owns them; they answer with PyTorch until their
+owner hands them another runtime (:meth:`ChainNetwork.serve_with`: the predictor's ONNX Runtime
+graphs, the same numbers, 2-3 times faster).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Self
 
+import torch
 from torch import nn
 
 from boneage.errors import WeightsIntegrityError
@@ -34,20 +36,29 @@ class ChainNetwork:
         self.model = model.eval()
         self.manifest = manifest
         self.weights = weights  # what it was loaded from: a child process exports it for ONNX Runtime
-        # The forward pass: PyTorch, until the predictor moves it to ONNX Runtime (same numbers).
+        # The forward pass: PyTorch, until serve_with() hands it another runtime (same numbers).
         self.forward: Callable = self.model
+
+    def serve_with(self, forward: Callable) -> None:
+        """Answer through ``forward`` from now on (one assignment: calls in flight finish as they began)."""
+        self.forward = forward
+
+    @property
+    def runtime(self) -> str:
+        """What answers: "pytorch <version>", or the runtime ``serve_with`` was given."""
+        return getattr(self.forward, "runtime", f"pytorch {torch.__version__}")
 
     @classmethod
     def load(cls, location: str | os.PathLike | None = None) -> Self:
-        """Verified weights from ``location``, the ``env_var`` folder, the Hub or ``default_dir``.
+        """Verified weights from ``location``, else the ``env_var`` folder, else ``default_dir``.
 
         Raises:
             ModelNotInstalledError: no weights anywhere.
             WeightsIntegrityError: sha256 mismatch, another network's weights, or weights that do not fit.
         """
-        return cls.from_resolved(
-            resolve_weights(location or os.environ.get(cls.env_var) or None, cls.default_dir)
-        )
+        # Always an explicit folder: resolve_weights would otherwise read BONEAGE_WEIGHTS, the model's.
+        folder = location or os.environ.get(cls.env_var) or cls.default_dir
+        return cls.from_resolved(resolve_weights(folder, cls.default_dir))
 
     @classmethod
     def from_resolved(cls, resolved: ResolvedWeights) -> Self:

@@ -1,13 +1,12 @@
 """Hand segmentation.
 
-The shipped segmenter is classical (threshold + morphology + largest component), robust enough to
-drop text labels, rulers and markers that are not connected to the hand. A learned U-Net can
-replace it: anything with the signature ``(pixels: float32 [0, 1] HxW) -> bool HxW`` fits.
+The classical segmenter: threshold, morphology and the largest component, which drops text
+labels, rulers and markers that are not connected to the hand. The served chain outlines the
+hand with the U-Net (:mod:`boneage.chain.unet`); this one runs only in a chain that names it
+(``segmenter="classical"``: older models, tests, and the gate's comparison in docs/segmentation.md).
 """
 
 from __future__ import annotations
-
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -16,10 +15,6 @@ WORK_SIDE = 512
 # A mask over more than this share of the image is the exposed field, not a hand.
 FIELD_FRACTION = 0.8
 MIN_INNER_FRACTION = 0.08
-
-
-class HandSegmenter(Protocol):
-    def __call__(self, pixels: np.ndarray) -> np.ndarray: ...
 
 
 def segment_hand(pixels: np.ndarray) -> np.ndarray:

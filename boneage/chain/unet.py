@@ -9,9 +9,7 @@ Small on purpose: it runs before every prediction on a 2-core CPU, and the outli
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from boneage.chain.network import ChainNetwork
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, load_once
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights
 
 ARCHITECTURE = "hand-unet"
 DEFAULT_SEGMENTER_DIR = DEFAULT_WEIGHTS_DIR / "segmenter"
@@ -173,17 +171,3 @@ def dice(predicted: np.ndarray, truth: np.ndarray) -> float:
 def iou(predicted: np.ndarray, truth: np.ndarray) -> float:
     union = int((predicted | truth).sum())
     return 1.0 if union == 0 else int((predicted & truth).sum()) / union
-
-
-def segmenter_available(location: str | os.PathLike | None = None) -> bool:
-    path = Path(location or os.environ.get(SEGMENTER_ENV) or DEFAULT_SEGMENTER_DIR)
-    return (path / "manifest.json").is_file() or path.is_file()
-
-
-def shared_segmenter() -> UNetSegmenter | None:
-    """The installed U-Net, loaded once per process; None when it is missing or broken.
-
-    None means: use the classical segmenter (the fallback). The reason is logged once.
-    """
-    location = os.environ.get(SEGMENTER_ENV) or str(DEFAULT_SEGMENTER_DIR)
-    return load_once("Hand U-Net", location, UNetSegmenter.load, "using the classical segmenter.")

@@ -12,7 +12,7 @@ import numpy as np
 TTA_VIEWS: dict[str, list[dict]] = {
     "none": [],
     "zoom": [{}, {"scale": 0.93}, {"scale": 1.04}],
-    # Two views: what fits the latency budget for one network at 448 px, or each of two at 256 (docs/model.md).
+    # Two views: twice the passes of one (docs/model.md).
     "zoom2": [{}, {"scale": 0.93}],
     # One view, zoomed out: no extra pass, and 3.0's two networks read it better than the image as is.
     "zoomout": [{"scale": 0.93}],

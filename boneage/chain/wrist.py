@@ -12,15 +12,13 @@ It learnt from RSNA films and copies of them cut above and below the wrist
 
 from __future__ import annotations
 
-import os
-
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from boneage.chain.network import ChainNetwork
-from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights, load_once
+from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest, ResolvedWeights
 
 ARCHITECTURE = "wrist-check"
 CHECK_SIZE = 128  # the wrist bones are large: this side keeps them, and the check costs a few ms
@@ -79,9 +77,3 @@ class WristCheck(ChainNetwork):
 
     def wrist_missing(self, image: np.ndarray) -> bool:
         return self.missing_probability(image) > self.threshold
-
-
-def shared_wrist_check() -> WristCheck | None:
-    """The installed check, loaded once per process; None (logged once) when it is missing or broken."""
-    location = os.environ.get(WRIST_CHECK_ENV) or str(DEFAULT_WRIST_CHECK_DIR)
-    return load_once("Wrist check", location, WristCheck.load, "films are not checked for a wrist.")

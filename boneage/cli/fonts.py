@@ -1,7 +1,7 @@
 """Make the small Traditional Chinese font the charts and the PDF report use.
 
 Noto Sans CJK TC is 16 MB per weight; the report only ever prints the characters of the
-zh-TW catalog (:mod:`boneage.meaning.i18n`) plus ASCII, so a subset of a few hundred glyphs ships
+zh-TW catalogue (:mod:`boneage.words`) plus ASCII, so a subset of a few hundred glyphs ships
 instead (SIL Open Font License 1.1, ``boneage/meaning/fonts/OFL.txt``). Its outlines are converted to
 TrueType quadratics, which every matplotlib backend (Agg and PDF) embeds. Re-run after changing
 the catalog (a test fails when a character is missing):
@@ -17,7 +17,8 @@ import string
 import sys
 from pathlib import Path
 
-from boneage.meaning.i18n import CJK_FONT_FILE, all_characters
+from boneage.meaning.typeface import CJK_FONT_FILE
+from boneage.words import all_characters
 
 TC_INDEX = 3  # "Noto Sans CJK TC" inside NotoSansCJK-Regular.ttc
 

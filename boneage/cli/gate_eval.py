@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from boneage.chain.preprocess import PreprocessConfig, preprocess
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.errors import BoneAgeError
 from boneage.io.decode import load_radiograph
 from boneage.training.composite import render_negative
@@ -213,17 +213,17 @@ def real_hand_files(data_root: Path, sets: tuple[str, ...] = tuple(REAL_SETS)) -
             yield name, path
 
 
-def accepted(data: bytes | Path, config: PreprocessConfig) -> tuple[bool, str | None]:
+def accepted(data: bytes | Path, chain: Chain) -> tuple[bool, str | None]:
     """Does the app's path take this file? (False, the reason shown to the user) when not."""
     try:
-        preprocess(load_radiograph(data).pixels, config)
+        preprocess(load_radiograph(data).pixels, chain)
     except BoneAgeError as exc:
         return False, f"{type(exc).__name__}: {exc}"
     return True, None
 
 
 def measure(
-    config: PreprocessConfig, data_root: Path | None, seed: int = 7, sets: tuple[str, ...] = tuple(REAL_SETS)
+    chain: Chain, data_root: Path | None, seed: int = 7, sets: tuple[str, ...] = tuple(REAL_SETS)
 ) -> dict:
     """False acceptances per non-hand category and false refusals per real set."""
     started = time.time()
@@ -234,7 +234,7 @@ def measure(
         "refused_hands": [],
     }
     for case in tqdm(non_hand_cases(seed), desc="non-hand images"):
-        ok, _ = accepted(case.data, config)
+        ok, _ = accepted(case.data, chain)
         row = results["false_acceptance"].setdefault(case.category, {"n": 0, "accepted": 0})
         row["n"] += 1
         if ok:
@@ -242,7 +242,7 @@ def measure(
             results["accepted_non_hands"].append(case.name)
     if data_root is not None:
         for set_name, path in tqdm(list(real_hand_files(data_root, sets)), desc="real hand radiographs"):
-            ok, reason = accepted(path, config)
+            ok, reason = accepted(path, chain)
             row = results["false_refusal"].setdefault(set_name, {"n": 0, "refused": 0})
             row["n"] += 1
             if not ok:
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             {**config.to_dict(), "segmenter": args.segmenter, "correct_pose": pose}
         )
     data_root = args.data_root if args.data_root.is_dir() else None
-    results = measure(config, data_root, sets=tuple(s for s in args.sets.split(",") if s))
+    results = measure(Chain.load(config), data_root, sets=tuple(s for s in args.sets.split(",") if s))
     results["config"] = {"segmenter": config.segmenter, "correct_pose": config.correct_pose}
     print(format_tables(results))
     if args.out:

@@ -74,9 +74,7 @@ def predict_file(predictor, path: Path, given: PatientFields) -> dict:
         sex = given.sex or radiograph.metadata.get("sex")
         age = given.age_months if given.age_months is not None else radiograph.metadata.get("age_months")
         if sex is None:
-            raise InvalidSexError(
-                "The child's sex is not known for this file (give it in --labels or --sex)."
-            )
+            raise InvalidSexError("sex_unknown_for_file")
         row["sex"] = parse_sex(sex)
         if age is not None:
             analysis = predictor.analyse(radiograph, sex, age)

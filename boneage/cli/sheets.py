@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from boneage.chain.preprocess import PreprocessConfig, preprocess
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.errors import BoneAgeError
 from boneage.io.decode import load_radiograph
 from boneage.report.card import outline_image
@@ -28,12 +28,12 @@ LINE = 3  # outline width in display pixels (before the tile is shrunk)
 COMPARE_COLOUR = (231, 76, 60)
 
 
-def tile_for(path: Path, config: PreprocessConfig, compare: PreprocessConfig | None) -> np.ndarray:
+def tile_for(path: Path, chain: Chain, compare: Chain | None) -> np.ndarray:
     """One captioned tile: the upload with its outline(s), or the refusal reason."""
     pixels = load_radiograph(path).pixels
     caption = path.stem
     try:
-        processed = preprocess(pixels, config)
+        processed = preprocess(pixels, chain)
         image = outline_image(pixels, processed, thickness=LINE)
         if processed.orientation.changed:
             caption += " (turned)" if processed.orientation.rotated_degrees else " (mirrored)"
@@ -54,7 +54,7 @@ def tile_for(path: Path, config: PreprocessConfig, compare: PreprocessConfig | N
     return tile
 
 
-def _draw_compare(image: np.ndarray, pixels: np.ndarray, compare: PreprocessConfig) -> None:
+def _draw_compare(image: np.ndarray, pixels: np.ndarray, compare: Chain) -> None:
     try:
         other = preprocess(pixels, compare)
     except BoneAgeError:
@@ -66,10 +66,8 @@ def _draw_compare(image: np.ndarray, pixels: np.ndarray, compare: PreprocessConf
     cv2.drawContours(image, contours, -1, COMPARE_COLOUR, LINE)
 
 
-def contact_sheet(
-    paths: list[Path], config: PreprocessConfig, compare: PreprocessConfig | None, columns: int = 9
-) -> np.ndarray:
-    tiles = [tile_for(path, config, compare) for path in paths]
+def contact_sheet(paths: list[Path], chain: Chain, compare: Chain | None, columns: int = 9) -> np.ndarray:
+    tiles = [tile_for(path, chain, compare) for path in paths]
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
     rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
     return np.vstack(rows)
@@ -88,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
     manifest = Manifest.load((args.weights or DEFAULT_WEIGHTS_DIR) / "manifest.json")
     config = PreprocessConfig.from_dict(manifest.preprocess)
-    compare = replace(config, segmenter="classical", correct_pose=False) if args.compare else None
-    sheet = contact_sheet(sorted(args.folder.glob("*.png")), config, compare)
+    compare = Chain(replace(config, segmenter="classical", correct_pose=False)) if args.compare else None
+    sheet = contact_sheet(sorted(args.folder.glob("*.png")), Chain.load(config), compare)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     # Three quarters of the size, 128 colours: about 0.5 MB, the outlines still readable.
     image = Image.fromarray(sheet)

@@ -40,19 +40,15 @@ def _read_bytes(source: ImageSource) -> bytes:
     else:
         path = Path(source)
         if not path.is_file():
-            raise InvalidImageError(f"File not found: {path.name}")
+            raise InvalidImageError("file_not_found", name=path.name)
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ImageTooLargeError(_too_large_file_message())
+            raise ImageTooLargeError("file_too_large", megabytes=MAX_FILE_BYTES // (1024 * 1024))
         data = path.read_bytes()
     if len(data) > MAX_FILE_BYTES:
-        raise ImageTooLargeError(_too_large_file_message())
+        raise ImageTooLargeError("file_too_large", megabytes=MAX_FILE_BYTES // (1024 * 1024))
     if not data:
-        raise InvalidImageError("The file is empty (0 bytes). Please upload the X-ray image again.")
+        raise InvalidImageError("file_empty")
     return data
-
-
-def _too_large_file_message() -> str:
-    return f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB. Please upload a smaller image."
 
 
 def is_dicom(data: bytes) -> bool:
@@ -88,12 +84,9 @@ def _decode_raster(data: bytes, *, max_pixels: int) -> Radiograph:
     except ImageTooLargeError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError("The image is too large to open safely.") from exc
+        raise ImageTooLargeError("image_too_large_to_open") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidImageError(
-            "This file could not be read as an image. Please upload a PNG, JPEG or DICOM file "
-            "of the hand X-ray."
-        ) from exc
+        raise InvalidImageError("not_an_image") from exc
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
     return Radiograph(pixels=_to_gray_float(image), source_format=fmt, bit_depth=_bit_depth(image))
@@ -133,4 +126,4 @@ def _to_gray_float(image: Image.Image) -> np.ndarray:
         return np.clip(gray, 0.0, 1.0, out=gray)
     if mode == "F":
         return rescale_to_unit(np.asarray(image, dtype=np.float32))
-    raise InvalidImageError(f"Unsupported image mode {mode!r}.")
+    raise InvalidImageError("unsupported_mode", mode=mode)

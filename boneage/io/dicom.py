@@ -28,19 +28,15 @@ def decode_dicom(data: bytes, *, max_pixels: int) -> Radiograph:
         dataset = pydicom.dcmread(io.BytesIO(data), force=False)
         rows, columns = int(dataset.Rows), int(dataset.Columns)
     except Exception as exc:  # pydicom raises many kinds of errors on bad input
-        raise InvalidImageError("This DICOM file could not be read (it may be damaged).") from exc
+        raise InvalidImageError("dicom_unreadable") from exc
     check_pixel_count(columns, rows, max_pixels=max_pixels)
     photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric not in GRAYSCALE | COLOUR:
-        raise InvalidImageError(
-            f"This DICOM image is stored as {photometric.title()}, which is not used for radiographs."
-        )
+        raise InvalidImageError("dicom_photometric", kind=photometric.title())
     try:
         array = dataset.pixel_array
     except Exception as exc:
-        raise InvalidImageError(
-            "The DICOM file has no readable image data (unsupported compression or damaged)."
-        ) from exc
+        raise InvalidImageError("dicom_no_pixels") from exc
     if photometric in COLOUR:
         return Radiograph(
             pixels=_colour_frame(array, dataset),
@@ -51,7 +47,7 @@ def decode_dicom(data: bytes, *, max_pixels: int) -> Radiograph:
     if array.ndim == 3:
         array = array[0]  # multi-frame: first frame
     if array.ndim != 2:
-        raise InvalidImageError("The DICOM file does not contain a 2-D image.")
+        raise InvalidImageError("dicom_not_2d")
     array = apply_modality_lut(array, dataset)
     array = apply_voi_lut(array, dataset, index=0)
     pixels = rescale_to_unit(np.asarray(array, dtype=np.float32))
@@ -66,7 +62,7 @@ def _colour_frame(array: np.ndarray, dataset) -> np.ndarray:
     if array.ndim == 4:
         array = array[0]  # multi-frame: first frame
     if array.ndim != 3 or array.shape[-1] != 3:
-        raise InvalidImageError("The DICOM file does not contain a 2-D image.")
+        raise InvalidImageError("dicom_not_2d")
     return colour_to_gray(array, top=float(2 ** int(dataset.get("BitsStored", 8)) - 1))
 
 

@@ -30,7 +30,7 @@ def parse_sex(value: object) -> Sex:
         return "male" if value else "female"
     key = str(value).strip().lower() if value is not None else ""
     if key not in _SEX_ALIASES:
-        raise InvalidSexError("Please choose the child's sex (female or male): the model needs it.")
+        raise InvalidSexError("sex_missing")
     return _SEX_ALIASES[key]  # type: ignore[return-value]
 
 
@@ -39,13 +39,11 @@ def parse_age_months(value: object) -> float:
     try:
         months = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidAgeError("Please enter the child's age as a number.") from None
+        raise InvalidAgeError("age_not_number") from None
     if not math.isfinite(months):
-        raise InvalidAgeError("Please enter the child's age as a number.")
+        raise InvalidAgeError("age_not_number")
     if months < 0 or months > MAX_AGE_MONTHS:
-        raise InvalidAgeError(
-            "The age must be between 0 and 20 years: bone age is only defined for children and adolescents."
-        )
+        raise InvalidAgeError("age_out_of_range")
     return months
 
 
@@ -66,14 +64,14 @@ def age_from_years_months(years: object, months: object = 0) -> float:
         try:
             result = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise InvalidAgeError(f"The age in {what} must be a number.") from None
+            raise InvalidAgeError(f"{what}_not_number") from None
         if not math.isfinite(result) or result < 0:
-            raise InvalidAgeError(f"The age in {what} must be a positive number.")
+            raise InvalidAgeError(f"{what}_negative")
         return result
 
     y, m = number(years, "years"), number(months, "months")
     if blank(years) and m == 0:
-        raise InvalidAgeError("Please enter the child's age (years and months).")
+        raise InvalidAgeError("age_missing")
     if m >= 12 and y > 0:
-        raise InvalidAgeError("Months must be 0-11 when years are given (e.g. 7 years 3 months).")
+        raise InvalidAgeError("months_too_many")
     return parse_age_months(y * 12 + m)

@@ -42,8 +42,7 @@ def check_pixel_count(width: int, height: int, *, max_pixels: int) -> None:
     """Refuse before decoding: headers are read first, so a bomb never reaches memory."""
     if width * height > max_pixels:
         raise ImageTooLargeError(
-            f"The image is {width} x {height} pixels; the limit is {max_pixels // 1_000_000} "
-            "megapixels. Please upload a smaller export of the radiograph."
+            "too_many_pixels", width=width, height=height, megapixels=max_pixels // 1_000_000
         )
 
 
@@ -56,10 +55,7 @@ def colour_to_gray(rgb: np.ndarray, top: float = 255.0) -> np.ndarray:
     sample = rgb[:: _sample_step(rgb), :: _sample_step(rgb)].astype(np.float32) * np.float32(255.0 / top)
     chroma = float(np.abs(sample - sample.mean(axis=2, keepdims=True)).mean())
     if chroma > COLOUR_CHROMA_LIMIT:
-        raise NotAHandRadiographError(
-            "This looks like a colour photograph, not an X-ray. Please upload the radiograph "
-            "of the left hand (a grayscale image)."
-        )
+        raise NotAHandRadiographError("colour_photo", chroma=round(chroma, 4))
     gray = np.zeros(rgb.shape[:2], np.float32)
     for channel, weight in enumerate((0.299, 0.587, 0.114)):
         gray += rgb[..., channel] * np.float32(weight / top)
@@ -84,15 +80,12 @@ def rescale_to_unit(array: np.ndarray) -> np.ndarray:
 def check_not_empty(pixels: np.ndarray) -> None:
     """Refuse images too small, constant, or nearly all black/white to hold a hand."""
     if pixels.ndim != 2:
-        raise InvalidImageError("Expected a single grayscale image.")
+        raise InvalidImageError("not_grayscale")
     height, width = pixels.shape
     if min(height, width) < MIN_SIDE:
-        raise EmptyImageError(
-            f"The image is only {width} x {height} pixels. Please upload the full-resolution X-ray "
-            f"(at least {MIN_SIDE} pixels on each side)."
-        )
+        raise EmptyImageError("image_too_small", width=width, height=height, side=MIN_SIDE)
     sample = pixels[:: _sample_step(pixels), :: _sample_step(pixels)]
     if np.count_nonzero(sample >= 0.03) < 0.01 * sample.size:  # 99th percentile below 0.03
-        raise EmptyImageError("The image is almost completely black. Please check the export.")
+        raise EmptyImageError("image_black")
     if float(sample.std()) < 0.01:
-        raise EmptyImageError("The image is blank (one flat colour). Please check the upload and try again.")
+        raise EmptyImageError("image_blank")

@@ -7,7 +7,6 @@ model's interval as an error bar. :func:`chart_data` gives the same numbers for 
 
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import dataclass
 
@@ -21,8 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from boneage.io.inputs import Sex  # noqa: E402
-from boneage.meaning.i18n import font_family, t  # noqa: E402
 from boneage.meaning.reference import reference_sd_months  # noqa: E402
+from boneage.meaning.typeface import font_family  # noqa: E402
+from boneage.words import t  # noqa: E402
 
 AGES_MONTHS = np.arange(0, 241, 6, dtype=float)
 
@@ -90,12 +90,6 @@ def growth_chart(data: dict, lang: str = "en", draw_child: bool = True) -> Figur
     axes.legend(loc="upper left", fontsize=8, prop={"family": family, "size": 8})
     figure.tight_layout()
     return figure
-
-
-def figure_png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def figure_rgb(figure: Figure) -> np.ndarray:

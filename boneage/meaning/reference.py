@@ -9,7 +9,7 @@ A gap within 2 SD is conventionally called normal variation.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -87,17 +87,34 @@ def reference_sd_months(chronological_age_months: float, sex: Sex) -> float:
 
 @dataclass(frozen=True)
 class Interpretation:
+    """What a gap means, as numbers and categories; :func:`boneage.words.explain_gap` words it."""
+
     category: Category
     z_score: float  # gap in reference standard deviations
     reference_sd_months: float
     within_model_error: bool  # |gap| is smaller than the model's typical error
-    sentence: str
     # With an interval: the gap's interval in SD, and which side an uncertain result leans to.
     z_interval: tuple[float, float] | None = None
     leaning: Literal["delayed", "advanced"] | None = None
+    # What the words need besides: the gap itself, whose children, the model's error, the
+    # interval's level, and whether the gap is so large the form is likelier wrong than the bones.
+    gap_months: float = 0.0
+    sex: Sex = "female"
+    model_error_months: float | None = None
+    interval_level: float = 0.9
+    check_inputs: bool = False
+    check_inputs_sd: float = CHECK_INPUTS_SD
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The API's fields (the sentence is added by whoever knows the language)."""
+        return {
+            "category": self.category,
+            "z_score": self.z_score,
+            "reference_sd_months": self.reference_sd_months,
+            "within_model_error": self.within_model_error,
+            "z_interval": self.z_interval,
+            "leaning": self.leaning,
+        }
 
 
 def categorise(z_low: float, z_high: float) -> tuple[Category, Literal["delayed", "advanced"] | None]:
@@ -118,13 +135,10 @@ def interpret_gap(
     sex: Sex,
     model_error_months: float | None = None,
     interval: tuple[float, float] | None = None,
-    lang: str = "en",
     interval_level: float = 0.9,
 ) -> Interpretation:
     """Classify a gap as delayed / normal / advanced (beyond ±2 SD), or uncertain when the bone
-    age's ``interval`` (months) reaches across a boundary, and say it plainly in ``lang``."""
-    from boneage.meaning.i18n import format_duration, t
-
+    age's ``interval`` (months) reaches across a boundary."""
     sd = reference_sd_months(chronological_age_months, sex)
     z = gap_months / sd
     if interval is not None:
@@ -133,50 +147,15 @@ def interpret_gap(
             (interval[1] - chronological_age_months) / sd,
         )
         category, leaning = categorise(*z_interval)
+        implausible = min(z_interval) > CHECK_INPUTS_SD or max(z_interval) < -CHECK_INPUTS_SD
     else:
         z_interval, leaning = None, None
         category = "normal" if abs(z) <= 2 else ("advanced" if z > 0 else "delayed")
-    within_error = model_error_months is not None and abs(gap_months) < model_error_months
-    children = t("boys" if sex == "male" else "girls", lang)
-    size = format_duration(abs(gap_months), lang)
-    if abs(gap_months) < 0.5:
-        lead = t("matches", lang)
-    else:
-        lead = t("ahead" if gap_months > 0 else "behind", lang, size=size)
-    span = format_duration(2 * sd, lang)
-    if category == "normal":
-        body = t("normal_body", lang, children=children, range=span)
-    elif category == "uncertain":
-        body = t(
-            "uncertain_body",
-            lang,
-            level=round(100 * interval_level),
-            children=children,
-            range=span,
-            word=t(f"word_{leaning}", lang),
-        )
-    else:
-        body = t("outside_body", lang, children=children, range=span, word=t(f"word_{category}", lang))
-    text = [lead, body]
-    if within_error:
-        # To the tenth, as the result card gives it: "±6.7 months" in both places, not ±7 beside ±6.7.
-        error = f"{model_error_months:.1f} {t('months', lang)}"
-        text.append(t("within_error", lang, error=error))
-    if z_interval is not None:
-        implausible = min(z_interval) > CHECK_INPUTS_SD or max(z_interval) < -CHECK_INPUTS_SD
-    else:
         implausible = abs(z) > CHECK_INPUTS_SD
-    if implausible:
-        text.append(t("check_inputs", lang, sd=CHECK_INPUTS_SD))
-    joiner = "" if lang == "zh-TW" else " "
+    within_error = model_error_months is not None and abs(gap_months) < model_error_months
     rounded = tuple(round(v, 2) for v in z_interval) if z_interval else None
     return Interpretation(
-        category, round(z, 2), round(sd, 2), within_error, joiner.join(text), rounded, leaning
-    )
-
-
-def format_months(months: float) -> str:
-    """47.4 -> '3 years 11 months'; 5 -> '5 months'; 24 -> '2 years'."""
-    from boneage.meaning.i18n import format_duration
-
-    return format_duration(months, "en")
+        category, round(z, 2), round(sd, 2), within_error, rounded, leaning,
+        gap_months=gap_months, sex=sex, model_error_months=model_error_months,
+        interval_level=interval_level, check_inputs=implausible,
+    )  # fmt: skip

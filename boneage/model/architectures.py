@@ -1,7 +1,7 @@
 """Bone-age regressors and the registry that maps a name to a constructor.
 
 Every model takes ``(images, male)`` — images (N, 1, H, W) standardised by
-:func:`boneage.chain.preprocess.to_model_input`, ``male`` (N,) as 0/1 floats — and returns bone age in
+:func:`boneage.model.inputs.to_model_input`, ``male`` (N,) as 0/1 floats — and returns bone age in
 months (N,). The label mean and spread live in buffers, so a saved state dict is self-contained.
 """
 

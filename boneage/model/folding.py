@@ -2,8 +2,8 @@
 
 In eval mode a batch norm is a fixed per-channel scale and shift, so it can be written into the
 preceding convolution's weights and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``). The
-network computes the same function without the norms' separate passes over memory: on 2 CPU
-cores, Lite0 at 448 px with two views takes 61 ms instead of 81-92 per answer (README, Speed).
+network computes the same function without the norms' separate passes over memory, which on
+the CPU is a large share of an answer's time (benchmarks/results/predict.json).
 
 A convolution and a batch norm are folded when they are adjacent children of one module, the
 order in which timm's EfficientNets register and call them. Because registration order is not

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from boneage.chain.preprocess import to_model_input
 from boneage.model.architectures import resize_square
+from boneage.model.inputs import to_model_input
 
 MIN_GRID_FRACTION = 1 / 16
 

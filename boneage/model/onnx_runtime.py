@@ -1,14 +1,14 @@
 """Serving speed: the networks' forward passes in ONNX Runtime.
 
-On 2 CPU cores ONNX Runtime runs the folded EfficientNet-Lite0 at 448 px (two views) in about
-30 ms, against about 52 in eager PyTorch (one thread: 60 against 106; benchmarks/README.md).
-The bone ages are the same to 1e-4 months. The chain's own small networks gain as much: the
-hand U-Net (run twice per upload) 4 ms against 11, the wrist check 3 against 8-12.
+On the CPU, ONNX Runtime runs the folded networks faster than eager PyTorch, with the same bone
+ages to 1e-4 months; the chain's own small networks (the hand U-Net, run twice per upload, and
+the wrist check) gain as much. The measured times are in benchmarks/results/predict.json
+(``python benchmarks/bench_predict.py``).
 
 The graph is exported from the verified weights (``torch.onnx.export``, the torch.export based
 exporter) rather than shipped, so the safetensors file stays the one source of the weights.
-Export takes about 6 s of mostly Python, holding the GIL: in the server's own process it made a
-request that arrived meanwhile 9 times slower (1.7 s instead of 0.19). So a network loaded from
+Export takes seconds of mostly Python, holding the GIL: in the server's own process it made a
+request that arrived meanwhile many times slower. So a network loaded from
 verified weights is exported by a child process (``python -m boneage.cli.export_onnx``, at a
 lower CPU priority), while the app keeps answering with PyTorch (see
 :class:`boneage.predictor.BackgroundPredictor`). A network built in memory is exported in

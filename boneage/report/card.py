@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from boneage.chain.preprocess import PreprocessResult
-from boneage.meaning.i18n import format_difference, format_duration, t
 from boneage.predictor import Analysis, ModelInfo
+from boneage.words import explain_gap, format_difference, format_duration, t
 
 DISCLAIMER = t("disclaimer", "en")
 DISPLAY_SIDE = 768
@@ -145,7 +145,7 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
         f"| {t('assessment', lang)} | **{t('category_' + interpretation.category, lang)}** "
         f"({t(sd_key, lang, z=f'{interpretation.z_score:+.1f}')}) |",
         "",
-        interpretation.sentence,
+        explain_gap(interpretation, lang),
         "",
         *_orientation_lines(analysis, lang),
         error_line,
@@ -185,7 +185,6 @@ def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) 
         shared.sex,
         shared.model_error_months,
         shared.interval_months,
-        lang,
         shared.interval_level or 0.9,
     )
     lines = [
@@ -208,7 +207,7 @@ def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) 
         f"| {t('assessment', lang)} | **{t('category_' + meaning.category, lang)}** "
         f"({t(sd_key, lang, z=f'{meaning.z_score:+.1f}')}) |",
         "",
-        meaning.sentence,
+        explain_gap(meaning, lang),
         "",
         t("shared_model", lang, name=shared.model_name, version=shared.model_version, error=error),
     ]
@@ -277,7 +276,7 @@ def save_report_pdf(analysis: Analysis, lang: str = "en", folder: Path | None = 
         "heatmap": heatmap_view(analysis),
     }
     path = folder / f"bone-age-report-{date.today().isoformat()}.pdf"
-    return write_report(path, analysis.to_dict(), analysis.interpretation.sentence, images, lang)
+    return write_report(path, analysis.to_dict(), explain_gap(analysis.interpretation, lang), images, lang)
 
 
 def save_heatmap_png(analysis: Analysis, folder: Path | None = None) -> Path | None:

@@ -3,7 +3,7 @@
 Drawn with matplotlib (already a dependency) on an A4 page: the numbers with the interval, the
 meaning, the growth chart, the upload with its outline, the image the model used and where it
 looked, the model with its validation error, the not-a-diagnosis note and the date. Chinese
-text uses the shipped Noto Sans TC subset (see :mod:`boneage.meaning.i18n`). The file is written to a
+text uses the shipped Noto Sans TC subset (see :mod:`boneage.meaning.typeface`). The file is written to a
 temporary folder for the one response; the app's cache cleaner deletes it shortly after.
 """
 
@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 
 from boneage import __version__
 from boneage.meaning.chart import figure_rgb, growth_chart
-from boneage.meaning.i18n import font_family, format_difference, format_duration, t
+from boneage.meaning.typeface import font_family
+from boneage.words import format_difference, format_duration, t
 
 A4_INCHES = (8.27, 11.69)
 
@@ -68,67 +69,48 @@ def write_report(
     created: date | None = None,
 ) -> Path:
     """Write the one-page PDF to ``path``. ``images``: outline, model_view and heatmap (RGB)."""
-    family = font_family(lang)
     figure = Figure(figsize=A4_INCHES)
     FigureCanvasPdf(figure)
-    text = dict(fontfamily=family, transform=figure.transFigure)
-    figure.text(
-        0.07, 0.955, t("report_title", lang), fontsize=20, weight="bold" if lang == "en" else "normal", **text
-    )
-    created = created or date.today()
-    figure.text(
-        0.07,
-        0.935,
-        t("report_created", lang, date=created.isoformat(), version=__version__),
-        fontsize=9,
-        color="#555555",
-        **text,
-    )
+    text = dict(fontfamily=font_family(lang), transform=figure.transFigure)
     bold = "bold" if lang == "en" else "normal"  # the Chinese subset has one weight
+    figure.text(0.07, 0.955, t("report_title", lang), fontsize=20, weight=bold, **text)
+    created_line = t("report_created", lang, date=(created or date.today()).isoformat(), version=__version__)
+    figure.text(0.07, 0.935, created_line, fontsize=9, color="#555555", **text)
     y = 0.9
     for label, value in report_lines(summary, lang):
         figure.text(0.07, y, label, fontsize=10.5, color="#333333", **text)
         figure.text(0.40, y, value, fontsize=10.5, weight=bold, **text)
         y -= 0.022
     figure.text(0.07, y - 0.005, _wrap(sentence, lang, 105), fontsize=9.5, va="top", linespacing=1.5, **text)
-    chart = figure_rgb(growth_chart(summary["chart"], lang))
-    _image(figure, chart, [0.22, 0.40, 0.56, 0.25])
-    boxes = {
-        "outline": [0.05, 0.15, 0.29, 0.2],
-        "model_view": [0.36, 0.15, 0.29, 0.2],
-        "heatmap": [0.67, 0.15, 0.29, 0.2],
-    }
-    titles = {"outline": "report_outline", "model_view": "report_model_view", "heatmap": "report_heatmap"}
-    for key, box in boxes.items():
-        if images.get(key) is not None:
-            _image(figure, images[key], box)
-            figure.text(
-                box[0] + box[2] / 2,
-                box[1] + box[3] + 0.006,
-                t(titles[key], lang),
-                ha="center",
-                fontsize=9,
-                **text,
-            )
-    figure.text(
-        0.07, 0.125, _wrap(t("disclaimer", lang), lang, 105), fontsize=9, va="top", linespacing=1.5, **text
-    )
-    figure.text(
-        0.07,
-        0.045,
-        _wrap(t("report_privacy", lang), lang, 105),
-        fontsize=8,
-        color="#555555",
-        va="top",
-        **text,
-    )
+    _image(figure, figure_rgb(growth_chart(summary["chart"], lang)), [0.22, 0.40, 0.56, 0.25])
+    _images_row(figure, images, lang, text)
+    disclaimer = _wrap(t("disclaimer", lang), lang, 105)
+    figure.text(0.07, 0.125, disclaimer, fontsize=9, va="top", linespacing=1.5, **text)
+    privacy = _wrap(t("report_privacy", lang), lang, 105)
+    figure.text(0.07, 0.045, privacy, fontsize=8, color="#555555", va="top", **text)
     figure.savefig(path, format="pdf")
     return Path(path)
 
 
+# The row of images under the chart: where each sits on the page, and its caption.
+_IMAGE_BOXES = {
+    "outline": ([0.05, 0.15, 0.29, 0.2], "report_outline"),
+    "model_view": ([0.36, 0.15, 0.29, 0.2], "report_model_view"),
+    "heatmap": ([0.67, 0.15, 0.29, 0.2], "report_heatmap"),
+}
+
+
+def _images_row(figure: Figure, images: dict[str, np.ndarray], lang: str, text: dict) -> None:
+    for key, (box, caption) in _IMAGE_BOXES.items():
+        if images.get(key) is not None:
+            _image(figure, images[key], box)
+            x, y = box[0] + box[2] / 2, box[1] + box[3] + 0.006
+            figure.text(x, y, t(caption, lang), ha="center", fontsize=9, **text)
+
+
 def _image(figure: Figure, image: np.ndarray, box: list[float]) -> None:
-    """Embed ``image`` with its own pixels: resampled (as with "lanczos") the model's 448 px view
-    became 234 px in the PDF, too coarse to print, and the report took 40% longer to write."""
+    """Embed ``image`` with its own pixels: resampled (as with "lanczos") the model's view became
+    too coarse to print, and the report took longer to write."""
     axes = figure.add_axes(box)
     axes.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="none")
     axes.set_axis_off()

@@ -38,7 +38,7 @@ SIGNATURE_BYTES = 16
 class InvalidShareLinkError(InvalidInputError):
     """A shared link that is damaged, truncated, too long or changed since it was made."""
 
-    title = "Cannot open this link"
+    codes = ("share_link_damaged", "share_link_unverified")
 
 
 @dataclass(frozen=True)
@@ -129,10 +129,7 @@ def decode(token: str, secret: bytes) -> SharedResult:
     Raises:
         InvalidShareLinkError: too long, malformed, truncated, or changed since it was signed.
     """
-    damaged = InvalidShareLinkError(
-        "This link is damaged or incomplete: it may have been cut off when it was copied. "
-        "Please ask for the whole link again."
-    )
+    damaged = InvalidShareLinkError("share_link_damaged")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise damaged
     try:
@@ -143,10 +140,7 @@ def decode(token: str, secret: bytes) -> SharedResult:
     if len(signature) != SIGNATURE_BYTES:  # cut off at the end
         raise damaged
     if not hmac.compare_digest(signature, _sign(payload, secret)):
-        raise InvalidShareLinkError(
-            "This link cannot be verified: it was changed after it was made, or it comes from "
-            "another server. No result is shown. Please ask for the link again."
-        )
+        raise InvalidShareLinkError("share_link_unverified")
     try:
         values = json.loads(payload)
         result = SharedResult(

@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from boneage.errors import BoneAgeError
+from boneage.errors import SetupError
 
 BUNDLE_NAME = "bundle.zip"
 # A stored zip member costs a local header and a central-directory entry, each with its name.
@@ -20,7 +20,7 @@ _MEMBER_OVERHEAD = 128
 _ARCHIVE_OVERHEAD = 1024
 
 
-class BundleError(BoneAgeError):
+class BundleError(SetupError):
     """A file cannot be carried within the limit, or a bundle is not one of ours."""
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from boneage.errors import BoneAgeError
+from boneage.errors import SetupError
 from boneage.model.architectures import BoneAgeRegressor
 from boneage.weights import MANIFEST_NAME, Manifest, sha256_of
 
@@ -18,7 +18,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 SPLIT_NAME = "split.json"
 
 
-class ValidationLeakError(BoneAgeError):
+class ValidationLeakError(SetupError):
     """The starting weights learnt from images that this run keeps for validation."""
 
 

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from boneage.chain.preprocess import PreprocessConfig, preprocess, to_model_input
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.chain.views import affine
 from boneage.errors import BoneAgeError, DatasetError
 from boneage.io.decode import load_radiograph
+from boneage.model.inputs import to_model_input
 
 CSV_NAMES = ("boneage-training-dataset.csv", "labels.csv")
 IMAGE_DIRS = (
@@ -114,13 +115,32 @@ def split_from_record(samples: list[Sample], split: dict) -> tuple[list[Sample],
     return train, val
 
 
-def _preprocess_one(args: tuple[str, dict]) -> np.ndarray | str:
-    path, config = args
+def _preprocess_one(chain: Chain, path: str) -> np.ndarray | str:
     try:
-        result = preprocess(load_radiograph(path).pixels, PreprocessConfig.from_dict(config))
+        result = preprocess(load_radiograph(path).pixels, chain)
     except BoneAgeError as exc:
         return str(exc)
     return np.round(result.image * 255).astype(np.uint8)
+
+
+_worker_chain: Chain | None = None  # a pool process's own chain, built by start_chain_worker
+
+
+def start_chain_worker(config: dict) -> None:
+    """A pool's initializer: this process builds its chain once, on one thread."""
+    global _worker_chain
+    one_thread_per_process()
+    _worker_chain = Chain.load(PreprocessConfig.from_dict(config))
+
+
+def worker_chain() -> Chain:
+    """The chain :func:`start_chain_worker` built in this pool process."""
+    assert _worker_chain is not None, "the pool's initializer builds the chain"
+    return _worker_chain
+
+
+def _preprocess_in_worker(path: str) -> np.ndarray | str:
+    return _preprocess_one(worker_chain(), path)
 
 
 def cache_key(samples: list[Sample], config: PreprocessConfig) -> str:
@@ -155,17 +175,20 @@ def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path
     )
     ok = np.zeros(len(samples), dtype=bool)
     refused: dict[str, str] = {}
-    jobs = [(str(s.path), config.to_dict()) for s in samples]
-    progress = tqdm(total=len(jobs), desc="preprocess", unit="img")
+    paths = [str(s.path) for s in samples]
+    progress = tqdm(total=len(paths), desc="preprocess", unit="img")
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=one_thread_per_process) as pool:
-            results = pool.map(_preprocess_one, jobs, chunksize=8)
-            for index, result in enumerate(results):
+        pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=start_chain_worker, initargs=(config.to_dict(),)
+        )
+        with pool:
+            for index, result in enumerate(pool.map(_preprocess_in_worker, paths, chunksize=8)):
                 _store(images, ok, refused, samples[index].id, index, result)
                 progress.update()
     else:
-        for index, job in enumerate(jobs):
-            _store(images, ok, refused, samples[index].id, index, _preprocess_one(job))
+        chain = Chain.load(config)
+        for index, path in enumerate(paths):
+            _store(images, ok, refused, samples[index].id, index, _preprocess_one(chain, path))
             progress.update()
     progress.close()
     images.flush()

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from boneage.errors import BoneAgeError
+from boneage.chain.config import PreprocessConfig
+from boneage.errors import SetupError
 from boneage.model.architectures import BoneAgeEnsemble, create_model
 from boneage.training.checkpoint import check_validation_unseen, load_initial_weights
 from boneage.weights import MANIFEST_NAME, Manifest, sha256_of
 
 
-class EnsembleMemberError(BoneAgeError):
+class EnsembleMemberError(SetupError):
     """A member cannot join the ensemble: no manifest describes it, or it learnt from another chain."""
 
 
@@ -48,11 +49,10 @@ def member_specs(paths: list[Path], preprocess: dict) -> list[dict]:
     specs = []
     for path in paths:
         manifest = member_manifest(path)
-        differing = sorted(
-            key
-            for key in set(manifest.preprocess) | set(preprocess)
-            if key != "size" and manifest.preprocess.get(key) != preprocess.get(key)
-        )
+        # Through the settings class: a field added since the member learnt takes its default.
+        learnt = PreprocessConfig.from_dict(manifest.preprocess).to_dict()
+        wanted = PreprocessConfig.from_dict(preprocess).to_dict()
+        differing = sorted(key for key in learnt if key != "size" and learnt[key] != wanted[key])
         if differing:
             raise EnsembleMemberError(
                 f"{path} learnt from another chain than this run's (differs in {', '.join(differing)}); "

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from boneage.chain.preprocess import PreprocessConfig, bounding_box, find_hand
+from boneage.chain.gate import find_hand
+from boneage.chain.imageops import bounding_box
+from boneage.chain.preprocess import Chain
 from boneage.errors import BoneAgeError
 from boneage.io.decode import load_radiograph
 from boneage.training.data import Sample
@@ -87,7 +89,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def reframe(pixels: np.ndarray, how: str, config: PreprocessConfig) -> np.ndarray:
+def reframe(pixels: np.ndarray, how: str, chain: Chain) -> np.ndarray:
     """The same radiograph framed as another upload might be.
 
     ``tight``: cropped to the hand's bounding box. ``border``: 15% of the side added on every
@@ -95,11 +97,11 @@ def reframe(pixels: np.ndarray, how: str, config: PreprocessConfig) -> np.ndarra
     image as given; the result is then formed (squashed) like any upload.
     """
     if how == "tight":
-        _, mask, _ = find_hand(pixels, config)
+        _, mask, _ = find_hand(pixels, chain.config, chain.unet)
         x0, y0, x1, y1 = bounding_box(mask)
         return pixels[y0:y1, x0:x1]
     if how == "border":
-        _, mask, inverted = find_hand(pixels, config)
+        _, mask, inverted = find_hand(pixels, chain.config, chain.unet)
         background = float(np.median(pixels[~mask]))
         height, width = pixels.shape
         pad_y, pad_x = round(BORDER_FRACTION * height), round(BORDER_FRACTION * width)
@@ -112,12 +114,11 @@ def evaluate_samples(
 ) -> Evaluation:
     """Predict every sample through the app's path (optionally reframed first)."""
     predicted, target, male, refused, ids = [], [], [], {}, []
-    config = predictor.preprocess_config
     for sample in tqdm(samples, desc=reframing or "evaluate", unit="img", disable=not progress):
         try:
             pixels = load_radiograph(sample.path).pixels
             if reframing:
-                pixels = reframe(pixels, reframing, config)
+                pixels = reframe(pixels, reframing, predictor.chain)
             months = predictor.predict_pixels(pixels, sample.male)
         except BoneAgeError as exc:
             refused[sample.id] = str(exc)

@@ -25,10 +25,10 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from boneage.chain.config import setting
 from boneage.chain.preprocess import PreprocessConfig
-from boneage.chain.source import SourceTransform
 from boneage.chain.views import TTA_VIEWS
-from boneage.model.architectures import BoneAgeRegressor, create_model
+from boneage.model.architectures import BoneAgeRegressor, create_model, list_models
 from boneage.training.checkpoint import (
     CHECKPOINT_NAME,
     SPLIT_NAME,
@@ -41,6 +41,7 @@ from boneage.training.checkpoint import (
     write_split,
 )
 from boneage.training.data import (
+    AUGMENTATIONS,
     Cache,
     CachedImages,
     Sample,
@@ -53,78 +54,92 @@ from boneage.training.data import (
 from boneage.training.evaluation import Evaluation, evaluate_samples, evaluation_report
 from boneage.training.run_report import write_report
 from boneage.training.schedule import epochs_that_fit, one_cycle, refit_schedule, steady_epoch_s
-from boneage.weights import Manifest, save_weights, stored_state
+from boneage.weights import WEIGHT_DTYPES, Manifest, save_weights, stored_state
+
+LOSSES = ("l1", "smooth-l1")
 
 
 @dataclass
 class TrainConfig:
-    data_dir: Path
-    out_dir: Path = Path("runs/latest")
-    architecture: str = "efficientnet-b0-sex"
-    architecture_kwargs: dict = field(default_factory=dict)
-    pretrained: bool = False  # ImageNet weights for the backbone (boneage.training.pretrained)
-    # Start from a trained model instead: a checkpoint.pt (its best epoch) or a .safetensors file.
-    init_from: Path | None = None
-    # Or assemble an ensemble of trained members (.safetensors with their manifests); epochs must be 0.
-    ensemble_of: tuple[Path, ...] = ()
-    weights_dtype: str = "float32"  # how the weights file stores floats (boneage.weights.WEIGHT_DTYPES)
-    image_size: int = 384
-    source_transform: SourceTransform | None = None  # how the training images were formed
-    crop_to_hand: bool = True
-    mask_background: bool = True
-    # The chain the app serves: the U-Net outline and gate, pose correction, the exposure check.
-    segmenter: str = "unet"
-    correct_pose: bool = True
-    max_saturated_fraction: float | None = 0.1
-    # The chain's denoise and sharpen steps (1 / 0 switch them off; measured worse: docs/model.md).
-    median_kernel: int = PreprocessConfig.median_kernel
-    sharpen_amount: float = PreprocessConfig.sharpen_amount
-    augmentation: str = "moderate"  # see boneage.training.data.AUGMENTATIONS
-    loss: str = "l1"  # or "smooth-l1": quadratic within smooth_l1_beta_months of the label
-    smooth_l1_beta_months: float = 6.0
-    tta: str = "none"  # test-time views the manifest asks the predictor for (boneage.chain.views.TTA_VIEWS)
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
+    """One training run. Fields with help text are ``train.py``'s options (boneage.training.options)."""
+
+    data_dir: Path = setting(help="folder in the Kaggle layout", flag="--data", required=False)
+    out_dir: Path = setting(Path("runs/latest"), help="where weights, manifest and report go", flag="--out")
+    architecture: str = setting("efficientnet-b0-sex", help="network", flag="--arch", choices=list_models())
+    architecture_kwargs: dict = field(default_factory=dict)  # train.py: --backbone
+    pretrained: bool = setting(
+        False, help="start the backbone from ImageNet weights (boneage.training.pretrained)"
+    )
+    init_from: Path | None = setting(
+        None, help="start from a trained model: a checkpoint.pt (its best epoch) or a .safetensors file"
+    )
+    ensemble_of: tuple[Path, ...] = setting(
+        (),
+        help="assemble an ensemble of trained members (each with its manifest.json beside it); with "
+        "--epochs 0 it is measured and written like one model. Members share the chain; one that "
+        "learnt at another --size reads its output resized to its own",
+        metavar="SAFETENSORS",
+    )
+    weights_dtype: str = setting(
+        "float32",
+        help="how the weights file stores floats (float16 halves it; measured as stored)",
+        choices=sorted(WEIGHT_DTYPES),
+    )
+    # The chain the model learns through, as the app will serve it; train.py: --size, --segmenter,
+    # --whole-image, --no-mask, --median-kernel, --sharpen, --source-size, --source-resample.
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    augmentation: str = setting(
+        "moderate", help="augmentation strength", flag="--augment", choices=sorted(AUGMENTATIONS)
+    )
+    loss: str = setting("l1", help="training loss", choices=list(LOSSES))
+    smooth_l1_beta_months: float = setting(
+        6.0, help="where smooth L1 turns from squared to linear", flag="--smooth-l1-beta", metavar="MONTHS"
+    )
+    tta: str = setting("none", help="test-time views the manifest asks for", choices=list(TTA_VIEWS))
+    epochs: int = setting(30, help="epochs")
+    batch_size: int = setting(32, help="images per step")
+    lr: float = setting(1e-3, help="peak learning rate of the one-cycle schedule")
     weight_decay: float = 1e-4
-    val_fraction: float = 0.15
-    seed: int = 42
-    # The validation split's seed (default: ``seed``). Another ``seed`` with the same split gives a
-    # second network whose validation is comparable and which an ensemble may join.
-    split_seed: int | None = None
-    split_file: Path | None = None  # a recorded split.json to keep instead of drawing one
-    workers: int = 2
-    limit: int | None = None
-    cache_dir: Path | None = None
-    device: str = "auto"
-    resume: bool = False
-    stop_after: int | None = None  # end (checkpointed) after this many epochs: for tests and budgets
-    # Seconds from the start of train() the epochs must end by: after the first epoch the schedule
-    # is shortened to the epochs that fit (a lent GPU's call limit), never lengthened.
-    time_budget_s: float | None = None
-    reframe_eval: bool = False  # also measure validation images cropped tight / with a border
-    external_eval: Path | None = None
-    name: str | None = None
-    version: str = "0.1.0"
-    dataset_name: str | None = None  # default: the data folder and its label file
+    val_fraction: float = setting(0.15, help="share of the images kept for validation")
+    seed: int = setting(42, help="seed of the weights, augmentation and order")
+    # Another ``seed`` with the same split gives a second network whose validation is comparable
+    # and which an ensemble may join.
+    split_seed: int | None = setting(
+        None, help="seed of the validation split (default: --seed); keep it to compare runs"
+    )
+    split_file: Path | None = setting(
+        None,
+        help="keep the split a run recorded (e.g. weights/split.json) instead of drawing one",
+        flag="--split",
+        metavar="SPLIT_JSON",
+    )
+    workers: int = setting(2, help="processes that prepare the images")
+    limit: int | None = setting(None, help="use only the first N images (quick runs)")
+    cache_dir: Path | None = setting(
+        None, help="preprocessed-image cache folder (default: OUT/cache)", flag="--cache"
+    )
+    device: str = setting("auto", help="auto, cpu or cuda")
+    resume: bool = setting(False, help="continue from OUT/checkpoint.pt")
+    stop_after: int | None = setting(None, help="stop (checkpointed) after this epoch; --resume continues")
+    # After the first epoch the schedule is shortened to the epochs that fit, never lengthened.
+    time_budget_s: float | None = setting(
+        None,
+        help="end the epochs within this many seconds of the start (a lent GPU's call limit)",
+        flag="--time-budget",
+        metavar="SECONDS",
+    )
+    reframe_eval: bool = setting(False, help="also evaluate re-framed validation images")
+    external_eval: Path | None = setting(None, help="another Kaggle-layout folder to report MAE on")
+    name: str | None = setting(None, help="model name (default: ARCH-SIZE)")
+    version: str = setting("0.1.0", help="the model's version in its manifest")
+    dataset_name: str | None = setting(
+        None, help="how the manifest describes the training data (default: the folder)"
+    )
     command: str | None = None  # the command line that ran this, for the manifest
 
     @property
     def validation_split_seed(self) -> int:
         return self.seed if self.split_seed is None else self.split_seed
-
-    def preprocess_config(self) -> PreprocessConfig:
-        return PreprocessConfig(
-            size=self.image_size,
-            source_transform=self.source_transform,
-            crop_to_hand=self.crop_to_hand,
-            mask_background=self.mask_background,
-            segmenter=self.segmenter,
-            correct_pose=self.correct_pose and self.segmenter == "unet",
-            max_saturated_fraction=self.max_saturated_fraction,
-            median_kernel=self.median_kernel,
-            sharpen_amount=self.sharpen_amount,
-        )
 
 
 def seed_everything(seed: int) -> None:
@@ -272,7 +287,7 @@ def _devices(config: TrainConfig) -> tuple[torch.device, Distributed]:
 
 def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> PreparedData:
     """Every sample through the chain once (cached on disk), then the deterministic split."""
-    preprocess_config = config.preprocess_config()
+    preprocess_config = config.preprocess
     samples = read_samples(config.data_dir)
     if config.limit:
         samples = samples[: config.limit]
@@ -318,7 +333,7 @@ def with_ensemble(config: TrainConfig) -> TrainConfig:
     """The config of an ensemble run: its architecture names the members, read from their manifests."""
     from boneage.training.ensemble import member_specs
 
-    members = member_specs(list(config.ensemble_of), config.preprocess_config().to_dict())
+    members = member_specs(list(config.ensemble_of), config.preprocess.to_dict())
     return replace(config, architecture="ensemble", architecture_kwargs={"members": members})
 
 
@@ -425,9 +440,6 @@ def run_epochs(config: TrainConfig, run: Run, started: float) -> None:
     progress.close()
 
 
-LOSSES = ("l1", "smooth-l1")
-
-
 def regression_loss(name: str, output: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
     """L1, or smooth L1 (Huber-like: squared within ``beta`` of the target, so small errors pull less).
 
@@ -529,7 +541,7 @@ def finish(config: TrainConfig, run: Run, data: PreparedData, started_from: dict
     evaluation = evaluate(model, run.val_loader, torch.device("cpu"))
     metrics = evaluation.metrics("val")
     fields_ = _manifest_fields(
-        model.uses_sex, config, config.preprocess_config(), metrics, data.train_set, data.val_set, run.device
+        model.uses_sex, config, config.preprocess, metrics, data.train_set, data.val_set, run.device
     )
     fields_["training"]["epochs"] = state.planned_epochs
     if config.time_budget_s is not None:
@@ -601,7 +613,7 @@ def _evaluate_app_path(model, manifest: Manifest, config: TrainConfig, val_set: 
 
 
 def _input_kwargs(config: TrainConfig) -> dict:
-    return {"input_size": config.image_size} if config.architecture == "seed-cnn" else {}
+    return {"input_size": config.preprocess.size} if config.architecture == "seed-cnn" else {}
 
 
 def _describe_dataset(root: Path) -> str:
@@ -633,11 +645,11 @@ def _manifest_fields(
 ) -> dict:
     kwargs = {**config.architecture_kwargs, **_input_kwargs(config)}
     return {
-        "name": config.name or f"{config.architecture}-{config.image_size}",
+        "name": config.name or f"{config.architecture}-{config.preprocess.size}",
         "version": config.version,
         "architecture": config.architecture,
         "architecture_kwargs": kwargs,
-        "input_size": config.image_size,
+        "input_size": config.preprocess.size,
         "uses_sex": uses_sex,
         "preprocess": preprocess_config.to_dict(),
         "metrics": metrics,

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from boneage.errors import BoneAgeError
+from boneage.errors import SetupError
 
 
-class PretrainedWeightsError(BoneAgeError):
+class PretrainedWeightsError(SetupError):
     """ImageNet weights were asked for but cannot be found or do not fit."""
 
 

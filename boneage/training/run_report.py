@@ -82,34 +82,7 @@ def write_report(
         "refused": refused,
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    training = manifest.training
-    lines = [
-        f"# Training report: {manifest.name} {manifest.version}",
-        "",
-        f"- Data: {training['dataset']} ({training['n_train']} train / {training['n_val']} validation, "
-        f"{len(refused)} refused by the chain and excluded, listed below)",
-        f"- Architecture: {manifest.architecture} {manifest.architecture_kwargs}, input {manifest.input_size} px, "
-        f"sex input: {manifest.uses_sex}, ImageNet start: {bool(training.get('pretrained'))}",
-        f"- Epochs: {training['epochs']} (best {training.get('best_epoch')}), seed {training['seed']}, "
-        f"device {training['device']}, {training['duration_s']} s",
-        f"- Command: `{training.get('command')}`",
-        "",
-    ]
-    if served is None:
-        lines += ["## Validation", "", format_table(val.table()), ""]
-    else:
-        lines += [
-            "## Validation, as served",
-            "",
-            f"The app's answer: each network reads the test-time views {manifest.tta}.",
-            "",
-            format_table(served.table()),
-            "",
-            "## Validation, the image as is (one view, as during training)",
-            "",
-            format_table(val.table()),
-            "",
-        ]
+    lines = _report_head(manifest, len(refused)) + _validation_lines(manifest, val, served)
     for how, values in report["reframed"].items():
         lines.append(
             f"- Validation reframed ({how}): MAE {values['metrics'].get(how + '_mae_months')} months"
@@ -123,3 +96,37 @@ def write_report(
     lines += ["", "![evaluation](evaluation.png)", "", "## Excluded (refused by the chain)", ""]
     lines += [f"- {k}: {v}" for k, v in refused.items()] or ["- none"]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _report_head(manifest: Manifest, n_refused: int) -> list[str]:
+    training = manifest.training
+    return [
+        f"# Training report: {manifest.name} {manifest.version}",
+        "",
+        f"- Data: {training['dataset']} ({training['n_train']} train / {training['n_val']} validation, "
+        f"{n_refused} refused by the chain and excluded, listed below)",
+        f"- Architecture: {manifest.architecture} {manifest.architecture_kwargs}, input {manifest.input_size} px, "
+        f"sex input: {manifest.uses_sex}, ImageNet start: {bool(training.get('pretrained'))}",
+        f"- Epochs: {training['epochs']} (best {training.get('best_epoch')}), seed {training['seed']}, "
+        f"device {training['device']}, {training['duration_s']} s",
+        f"- Command: `{training.get('command')}`",
+        "",
+    ]
+
+
+def _validation_lines(manifest: Manifest, val: Evaluation, served: Evaluation | None) -> list[str]:
+    """As served first (the app's answer), then the image as is; or the one table without views."""
+    if served is None:
+        return ["## Validation", "", format_table(val.table()), ""]
+    return [
+        "## Validation, as served",
+        "",
+        f"The app's answer: each network reads the test-time views {manifest.tta}.",
+        "",
+        format_table(served.table()),
+        "",
+        "## Validation, the image as is (one view, as during training)",
+        "",
+        format_table(val.table()),
+        "",
+    ]

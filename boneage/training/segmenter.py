@@ -24,7 +24,8 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm.auto import tqdm
 
-from boneage.chain.preprocess import normalise_polarity
+from boneage.chain.config import setting
+from boneage.chain.orientation import normalise_polarity
 from boneage.chain.segmentation import segment_hand
 from boneage.chain.unet import ARCHITECTURE, HandUNet, UNetSegmenter, dice, iou
 from boneage.training.composite import Hand, load_hands, render_plate, training_pair
@@ -36,24 +37,32 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 @dataclass
 class SegmentTrainConfig:
-    hands_dir: Path
-    out_dir: Path = Path("runs/segmenter")
-    image_size: int = 128
+    """One U-Net run. Fields with help text are ``train_segmenter.py``'s options."""
+
+    hands_dir: Path = setting(
+        help="folder with images/<id>.png, background 0 (rsna-train-hires)", flag="--hands"
+    )
+    out_dir: Path = setting(Path("runs/segmenter"), help="where it is written", flag="--out")
+    image_size: int = setting(128, help="network input side in pixels", flag="--size")
     channels: tuple[int, ...] = (8, 16, 32, 64, 128)
-    steps: int = 1500
-    batch_size: int = 32
-    lr: float = 3e-3
-    holdout: int = 8  # hands never trained on, for the Dice/IoU report
-    eval_plates: int = 120
-    seed: int = 42
-    workers: int = 1
-    checkpoint_every: int = 100
-    resume: bool = False
-    stop_after: int | None = None
+    steps: int = setting(1500, help="training steps")
+    batch_size: int = setting(32, help="plates per step")
+    lr: float = setting(3e-3, help="peak learning rate")
+    holdout: int = setting(8, help="hands kept out of training for the Dice/IoU report")
+    eval_plates: int = setting(120, help="plates the report is measured on")
+    seed: int = setting(42, help="seed of the split, the plates and the weights")
+    workers: int = setting(1, help="processes generating plates")
+    checkpoint_every: int = setting(100, help="steps between checkpoints")
+    resume: bool = setting(False, help="continue from OUT's checkpoint")
+    stop_after: int | None = setting(None, help="stop (checkpointed) after this many steps")
     threshold: float = 0.5
-    name: str = "hand-unet-128"
-    version: str = "1.0.0"
+    name: str | None = setting(None, help="the U-Net's name (default: hand-unet-SIZE)")
+    version: str = setting("1.0.0", help="its version in the manifest")
     command: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = f"hand-unet-{self.image_size}"
 
 
 def split_hands(ids: list[str], holdout: int, seed: int) -> tuple[list[str], list[str]]:
@@ -125,6 +134,30 @@ def train_segmenter(config: SegmentTrainConfig) -> dict:
         step, history, elapsed = int(state["step"]), json.loads(state["history"]), float(state["elapsed_s"])
         tqdm.write(f"resumed after step {step}")
     last = config.steps if config.stop_after is None else min(config.steps, config.stop_after)
+    started = time.time()
+    step = _train_steps(
+        config, hands, (model, optimiser, scheduler), step, last, history, checkpoint_path, elapsed
+    )
+    elapsed += time.time() - started
+    if step < config.steps:
+        return {"stopped_after": step, "history": history}
+
+    model = model.eval().to(memory_format=torch.contiguous_format)
+    fields = _manifest_fields(config, train_ids, held_out_ids, elapsed)
+    segmenter = UNetSegmenter(model, Manifest.from_dict({**fields, "filename": "", "sha256": ""}))
+    evaluation = evaluate_segmenter(
+        segmenter, config.hands_dir, held_out_ids, config.eval_plates, config.seed
+    )
+    manifest = save_weights(model, out_dir, {**fields, "metrics": evaluation["summary"]})
+    write_segmenter_report(out_dir, manifest, history, evaluation)
+    return {"manifest": manifest, "evaluation": evaluation, "history": history}
+
+
+def _train_steps(
+    config, hands, trained, step: int, last: int, history: list, checkpoint_path: Path, elapsed: float
+) -> int:
+    """Steps from ``step`` to ``last`` on freshly drawn plates, checkpointed as they go; the last step."""
+    model, optimiser, scheduler = trained
     batches = DataLoader(
         PlateBatches(hands, config.image_size, config.batch_size, config.seed, step, last),
         batch_size=None,
@@ -149,19 +182,7 @@ def train_segmenter(config: SegmentTrainConfig) -> dict:
             losses = []
             elapsed_now = elapsed + time.time() - started
             _save_checkpoint(checkpoint_path, model, optimiser, scheduler, step, history, elapsed_now)
-    elapsed += time.time() - started
-    if step < config.steps:
-        return {"stopped_after": step, "history": history}
-
-    model = model.eval().to(memory_format=torch.contiguous_format)
-    fields = _manifest_fields(config, train_ids, held_out_ids, elapsed)
-    segmenter = UNetSegmenter(model, Manifest.from_dict({**fields, "filename": "", "sha256": ""}))
-    evaluation = evaluate_segmenter(
-        segmenter, config.hands_dir, held_out_ids, config.eval_plates, config.seed
-    )
-    manifest = save_weights(model, out_dir, {**fields, "metrics": evaluation["summary"]})
-    write_segmenter_report(out_dir, manifest, history, evaluation)
-    return {"manifest": manifest, "evaluation": evaluation, "history": history}
+    return step
 
 
 def _save_checkpoint(path: Path, model, optimiser, scheduler, step, history, elapsed) -> None:

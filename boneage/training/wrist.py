@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -29,11 +29,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from boneage.chain.preprocess import PreprocessConfig, preprocess
+from boneage.chain.config import setting
+from boneage.chain.preprocess import Chain, PreprocessConfig, preprocess
 from boneage.chain.wrist import CHECK_SIZE, check_input, to_check_pixels
 from boneage.errors import BoneAgeError
 from boneage.io.decode import load_radiograph
-from boneage.training.data import Sample, augment, one_thread_per_process
+from boneage.training.data import AUGMENTATIONS, Sample, augment, start_chain_worker, worker_chain
 
 MISSING_RANGE = (-0.3, 1.0)
 PRESENT_RANGE = (1.55, 2.3)
@@ -92,12 +93,14 @@ class Example:
     cut: float | None  # u of the cut; None: the whole film
 
 
-def film_examples(path: str, config: dict, seed: int) -> list[Example]:
-    """The whole film, one cut that removes the wrist and, where the forearm allows, one that keeps it."""
-    settings = PreprocessConfig.from_dict(config)
+def film_examples(path: str, chain: Chain, seed: int) -> list[Example]:
+    """The whole film, one cut that removes the wrist and, where the forearm allows, one that keeps it.
+
+    ``chain`` runs without a wrist check (:func:`example_chain`): these examples train it.
+    """
     try:
         pixels = load_radiograph(path).pixels
-        whole = preprocess(pixels, settings, check_wrist=False)
+        whole = preprocess(pixels, chain)
     except BoneAgeError:
         return []
     examples = [Example(to_check_pixels(whole.image), True, None)]
@@ -113,15 +116,20 @@ def film_examples(path: str, config: dict, seed: int) -> list[Example]:
     for u, wrist in cuts:
         cut = np.ascontiguousarray(film[: max(extent.row(u), 1)])
         try:
-            image = to_check_pixels(preprocess(cut, settings, check_wrist=False).image)
+            image = to_check_pixels(preprocess(cut, chain).image)
         except BoneAgeError:
             image = None
         examples.append(Example(image, wrist, u))
     return examples
 
 
-def _job(args: tuple[str, dict, int]) -> list[Example]:
-    return film_examples(*args)
+def example_chain(config: PreprocessConfig) -> PreprocessConfig:
+    """The chain's settings for making the check's examples: everything but the check itself."""
+    return replace(config, check_wrist=False)
+
+
+def _job(args: tuple[str, int]) -> list[Example]:
+    return film_examples(args[0], worker_chain(), args[1])
 
 
 def build_examples(samples: list[Sample], config: PreprocessConfig, out: Path, workers: int = 2) -> Path:
@@ -129,9 +137,8 @@ def build_examples(samples: list[Sample], config: PreprocessConfig, out: Path, w
     out = Path(out)
     if out.is_file():
         return out
-    jobs = [
-        (str(s.path), config.to_dict(), int(s.id) if s.id.isdigit() else i) for i, s in enumerate(samples)
-    ]
+    settings = example_chain(config)
+    jobs = [(str(s.path), int(s.id) if s.id.isdigit() else i) for i, s in enumerate(samples)]
     images, wrist, cut, film_ids, refused = [], [], [], [], []
 
     def collect(results) -> None:
@@ -148,10 +155,14 @@ def build_examples(samples: list[Sample], config: PreprocessConfig, out: Path, w
                 film_ids.append(sample.id)
 
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=one_thread_per_process) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=start_chain_worker, initargs=(settings.to_dict(),)
+        )
+        with pool:
             collect(pool.map(_job, jobs, chunksize=8))
     else:
-        collect(map(_job, jobs))
+        chain = Chain.load(settings)
+        collect(film_examples(path, chain, seed) for path, seed in jobs)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.npz")
     np.savez(
@@ -169,25 +180,32 @@ def build_examples(samples: list[Sample], config: PreprocessConfig, out: Path, w
 
 @dataclass(frozen=True)
 class WristTrainConfig:
+    """One wrist-check run. Fields with help text are ``train_wrist_check.py``'s options."""
+
     train_examples: Path
     val_examples: Path
-    out_dir: Path
-    epochs: int = 4
-    batch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 42
-    pretrained: bool = True
-    # boneage.training.data.AUGMENTATIONS. "tilted" (±45°) was tried for 45° uploads and refused
-    # clean upright plates instead (docs/segmentation.md): the shipped check is "moderate".
-    augmentation: str = "moderate"
-    # Whole validation films the chosen threshold may refuse: 1 of 1,798 is 0.06%, within the
-    # gate's budget of 0.3% real films refused (0.21% before this check).
+    out_dir: Path = setting(Path("runs/wrist-check"), help="where it is written", flag="--out")
+    epochs: int = setting(4, help="epochs")
+    batch_size: int = setting(64, help="examples per step")
+    lr: float = setting(1e-3, help="peak learning rate")
+    seed: int = setting(42, help="seed of the weights, augmentation and order")
+    pretrained: bool = setting(True, help="start from random weights", negate="--no-pretrained")
+    # "tilted" (±45°) was tried for 45° uploads and refused clean upright plates instead
+    # (docs/segmentation.md): the shipped check is "moderate".
+    augmentation: str = setting(
+        "moderate",
+        help="augmentation (boneage.training.data)",
+        flag="--augment",
+        choices=sorted(AUGMENTATIONS),
+    )
+    # Whole validation films the chosen threshold may refuse, within the gate's budget of real
+    # films refused (docs/segmentation.md).
     max_false_refusals: int = 1
-    limit: int | None = None  # examples per epoch, for tests
-    resume: bool = False  # go on from out_dir's checkpoint (written after every epoch)
-    stop_after: int | None = None  # epochs, then stop with the checkpoint written (no weights)
+    limit: int | None = setting(None, help="films per part and examples per epoch (smoke runs)")
+    resume: bool = setting(False, help="go on from OUT's checkpoint (written every epoch)")
+    stop_after: int | None = setting(None, help="stop (checkpointed, no weights) after this many epochs")
     name: str = "wrist-check-lite0-128"
-    version: str = "1.0.0"
+    version: str = setting("1.0.0", help="the check's version in its manifest")
     command: str = ""
 
 
@@ -258,16 +276,67 @@ def validate(model: nn.Module, val: dict[str, np.ndarray], max_false_refusals: i
     return threshold, summarise(probabilities, val["wrist"], val["cut"], threshold)
 
 
+@dataclass
+class _WristRun:
+    """A wrist-check run in progress: what the checkpoint saves and a resumed run restores."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    rng: np.random.Generator
+    history: list[dict]
+    started: float
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "elapsed_s": time.time() - self.started,
+        }
+        torch.save(state, path)
+
+    def restore(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.history, self.started = state["history"], time.time() - state["elapsed_s"]
+
+
 def train_wrist_check(config: WristTrainConfig) -> dict:
     """Train the check, choose its threshold on validation, save weights + manifest + report."""
-    from boneage.chain.wrist import ARCHITECTURE, WristCheckNet
-    from boneage.training.loop import _git_commit
-    from boneage.training.pretrained import load_imagenet_weights
-    from boneage.weights import save_weights, stored_state
-
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     train, val = load_examples(config.train_examples), load_examples(config.val_examples)
+    run, plan = _start(config, train)
+    checkpoint = Path(config.out_dir) / CHECKPOINT_NAME
+    if config.resume and checkpoint.is_file():
+        run.restore(checkpoint)
+    for epoch in range(len(run.history), len(plan)):
+        losses = _train_epoch(run, train, plan[epoch], config, epoch)
+        threshold, summary = validate(run.model, val, config.max_false_refusals)
+        run.history.append(
+            {"epoch": epoch + 1, "loss": float(np.mean(losses)), "threshold": threshold, **summary}
+        )
+        tqdm.write(json.dumps(run.history[-1]))
+        run.save(checkpoint)
+        if config.stop_after is not None and epoch + 1 >= config.stop_after < len(plan):
+            return {"stopped_after": epoch + 1, "history": run.history}
+    return _write_check(run, config, train, val)
+
+
+def _start(config: WristTrainConfig, train: dict[str, np.ndarray]) -> tuple[_WristRun, list[np.ndarray]]:
+    """The network, its optimiser and one-cycle schedule, and every epoch's examples, drawn now."""
+    from boneage.chain.wrist import WristCheckNet
+    from boneage.training.pretrained import load_imagenet_weights
+
+    rng = np.random.default_rng(config.seed)
     model = WristCheckNet()
     if config.pretrained:
         load_imagenet_weights(model.backbone, "efficientnet_lite0")
@@ -275,57 +344,39 @@ def train_wrist_check(config: WristTrainConfig) -> dict:
     plan = [epoch_indices(train["wrist"], train["cut"], rng)[: config.limit] for _ in range(config.epochs)]
     steps = sum(-(-len(indices) // config.batch_size) for indices in plan)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=max(steps, 1))
+    return _WristRun(model, optimizer, schedule, rng, [], time.time()), plan
+
+
+def _train_epoch(
+    run: _WristRun, train: dict[str, np.ndarray], indices: np.ndarray, config: WristTrainConfig, epoch: int
+) -> list[float]:
+    run.model.train()
     loss_fn = nn.BCEWithLogitsLoss()
-    started = time.time()
-    history: list[dict] = []
-    checkpoint = Path(config.out_dir) / CHECKPOINT_NAME
-    if config.resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        history, started = state["history"], time.time() - state["elapsed_s"]
-    for epoch in range(len(history), len(plan)):
-        indices = plan[epoch]
-        model.train()
-        losses = []
-        for start in tqdm(range(0, len(indices), config.batch_size), desc=f"epoch {epoch + 1}", leave=False):
-            chosen = indices[start : start + config.batch_size]
-            target = torch.from_numpy((~train["wrist"][chosen]).astype(np.float32))
-            loss = loss_fn(model(_augmented_batch(train["images"], chosen, rng, config.augmentation)), target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
-        threshold, summary = validate(model, val, config.max_false_refusals)
-        history.append(
-            {"epoch": epoch + 1, "loss": float(np.mean(losses)), "threshold": threshold, **summary}
-        )
-        tqdm.write(json.dumps(history[-1]))
-        Path(config.out_dir).mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-                "history": history,
-                "elapsed_s": time.time() - started,
-            },
-            checkpoint,
-        )
-        if config.stop_after is not None and epoch + 1 >= config.stop_after < len(plan):
-            return {"stopped_after": epoch + 1, "history": history}
-    # The threshold is chosen on the weights as stored (float16), so the shipped check refuses
-    # what the manifest says it does.
-    model.load_state_dict(
-        {name: tensor.float() for name, tensor in stored_state(model, WEIGHTS_DTYPE).items()}
-    )
-    threshold, summary = validate(model, val, config.max_false_refusals)
+    losses = []
+    for start in tqdm(range(0, len(indices), config.batch_size), desc=f"epoch {epoch + 1}", leave=False):
+        chosen = indices[start : start + config.batch_size]
+        target = torch.from_numpy((~train["wrist"][chosen]).astype(np.float32))
+        batch = _augmented_batch(train["images"], chosen, run.rng, config.augmentation)
+        loss = loss_fn(run.model(batch), target)
+        run.optimizer.zero_grad()
+        loss.backward()
+        run.optimizer.step()
+        run.schedule.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _write_check(run: _WristRun, config: WristTrainConfig, train: dict, val: dict) -> dict:
+    """The weights as stored (float16), the threshold chosen on them, the manifest and report."""
+    from boneage.chain.wrist import ARCHITECTURE
+    from boneage.training.loop import _git_commit
+    from boneage.weights import save_weights, stored_state
+
+    # The threshold is chosen on the stored weights, so the shipped check refuses what its
+    # manifest says it does.
+    stored = stored_state(run.model, WEIGHTS_DTYPE)
+    run.model.load_state_dict({name: tensor.float() for name, tensor in stored.items()})
+    threshold, summary = validate(run.model, val, config.max_false_refusals)
     fields = {
         "name": config.name,
         "version": config.version,
@@ -333,10 +384,7 @@ def train_wrist_check(config: WristTrainConfig) -> dict:
         "architecture_kwargs": {"backbone": "efficientnet_lite0"},
         "input_size": CHECK_SIZE,
         "uses_sex": False,
-        "preprocess": {
-            "threshold": threshold,
-            "input": f"the chain's image, shrunk to {CHECK_SIZE} px",
-        },
+        "preprocess": {"threshold": threshold, "input": f"the chain's image, shrunk to {CHECK_SIZE} px"},
         "metrics": {"validation": summary},
         "training": {
             "command": config.command,
@@ -345,11 +393,11 @@ def train_wrist_check(config: WristTrainConfig) -> dict:
             "augmentation": config.augmentation,
             "n_train_examples": int(len(train["wrist"])),
             "n_val_examples": int(len(val["wrist"])),
-            "duration_s": round(time.time() - started, 1),
+            "duration_s": round(time.time() - run.started, 1),
             "max_false_refusals": config.max_false_refusals,
         },
     }
-    manifest = save_weights(model, config.out_dir, fields, dtype=WEIGHTS_DTYPE)
-    report = {"manifest": manifest.to_dict(), "history": history}
+    manifest = save_weights(run.model, config.out_dir, fields, dtype=WEIGHTS_DTYPE)
+    report = {"manifest": manifest.to_dict(), "history": run.history}
     (Path(config.out_dir) / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import gradio as gr
 
 from boneage.io.inputs import parse_age_months, parse_sex
-from boneage.meaning.i18n import normalise_language, t
 from boneage.predictor import Analysis
 from boneage.report.card import save_heatmap_png, save_report_pdf
 from boneage.web.served import ServedModel, refuse
+from boneage.words import normalise_language, t
 
 
 @dataclass

@@ -12,7 +12,6 @@ from boneage import __version__
 from boneage.io.decode import load_radiograph
 from boneage.io.inputs import age_from_years_months
 from boneage.meaning.chart import chart_data, growth_chart_rgb
-from boneage.meaning.i18n import LANGUAGE_NAMES, format_duration, normalise_language, t
 from boneage.report.card import (
     chart_image,
     heatmap_view,
@@ -36,6 +35,7 @@ from boneage.report.share import (
 )
 from boneage.web.served import ServedModel, message, refusal_heading_key, refuse
 from boneage.web.settings import EXAMPLES, EXAMPLES_DIR
+from boneage.words import LANGUAGE_NAMES, format_duration, normalise_language, t
 
 log = logging.getLogger("boneage.app")
 
@@ -188,47 +188,38 @@ class Handlers:
         )
         return shared_markdown(shared, lang, self.served.info), shown(growth_chart_rgb(data, lang))
 
-    def relabel(self, lang, card=None):
-        """Every visible text in ``lang`` (the language switch and the browser's language), in the
-        order of ``Page.texts``. The result card is relabelled only while it shows a placeholder."""
+    def relabel(self, lang, card=None) -> dict[str, dict]:
+        """Every visible text in ``lang`` (the language switch and the browser's language), by the
+        name of the component it belongs to (``Page``). The result card is relabelled only while
+        it shows a placeholder."""
         lang = normalise_language(lang)
         placeholders = {t("result_placeholder", code) for code in LANGUAGE_NAMES} | {
             t("no_model", code) for code in LANGUAGE_NAMES
         }
         waiting = not card or card in placeholders
-        label = {key: gr.update(label=t(key, lang)) for key in LABELLED}
-        value = {key: gr.update(value=t(key, lang)) for key in BUTTONS}
-        return (
-            self.placeholder(lang) if waiting else gr.update(),
-            f"# {t('app_title', lang)}\n{t('app_intro', lang)}",
-            self.served.status_html(lang),
-            label["upload_label"],
-            gr.update(
-                label=t("sex_label", lang), choices=[(t("female", lang), "female"), (t("male", lang), "male")]
-            ),
-            label["age_years"],
-            label["age_months"],
-            value["estimate_button"],
-            label["your_upload"],
-            gr.update(label=t("examples_label", lang), value=example_items(lang)),
-            label["outline_label"],
-            label["model_view_label"],
-            label["report_label"],
-            value["report_button"],
-            value["share_button"],
-            label["share_link_label"],
-            value["send_link"],
-            label["heatmap_toggle"],
-            label["chart_label"],
-            label["details_label"],
-            footer(lang),
-            label["language"],
-        )
+        sexes = [(t("female", lang), "female"), (t("male", lang), "male")]
+        return {
+            "result": self.placeholder(lang) if waiting else gr.update(),
+            "title": f"# {t('app_title', lang)}\n{t('app_intro', lang)}",
+            "status": self.served.status_html(lang),
+            "sex": gr.update(label=t("sex_label", lang), choices=sexes),
+            "gallery": gr.update(label=t("examples_label", lang), value=example_items(lang)),
+            "disclaimer": footer(lang),
+            **{name: gr.update(label=t(key, lang)) for name, key in LABELS.items()},
+            **{name: gr.update(value=t(key, lang)) for name, key in BUTTONS.items()},
+        }
 
 
-# Components whose text is a label, and buttons whose text is their value (see ``relabel``).
-LABELLED = (
-    "upload_label", "age_years", "age_months", "your_upload", "outline_label", "model_view_label",
-    "report_label", "share_link_label", "heatmap_toggle", "chart_label", "details_label", "language",
-)  # fmt: skip
-BUTTONS = ("estimate_button", "report_button", "share_button", "send_link")
+# Components whose text is a label, and buttons whose text is their value: the Page's name for
+# each, and its catalogue key (see ``relabel``).
+LABELS = {
+    "upload": "upload_label", "years": "age_years", "months": "age_months", "uploaded": "your_upload",
+    "outline": "outline_label", "processed": "model_view_label", "report": "report_label",
+    "share_link": "share_link_label", "show_heat": "heatmap_toggle", "chart": "chart_label",
+    "details": "details_label", "language": "language",
+}  # fmt: skip
+BUTTONS = {
+    "button": "estimate_button", "report_button": "report_button", "share_button": "share_button",
+    "send_link": "send_link",
+}  # fmt: skip
+RELABELLED = ("result", "title", "status", "sex", "gallery", "disclaimer", *LABELS, *BUTTONS)

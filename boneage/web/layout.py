@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import gradio as gr
 
-from boneage.meaning.i18n import t
 from boneage.web.api import Endpoints
-from boneage.web.handlers import Handlers, example_items, footer, pick_example, preview
+from boneage.web.handlers import RELABELLED, Handlers, example_items, footer, pick_example, preview
 from boneage.web.settings import (
     BROWSER_LANGUAGE,
     FONT_DIR,
@@ -20,6 +20,7 @@ from boneage.web.settings import (
     SCROLL_TO_RESULT,
     SEND_LINK,
 )
+from boneage.words import t
 
 FIRST_LANGUAGE = "en"  # the browser's language replaces it on load
 
@@ -65,12 +66,17 @@ class Page:
 
     @property
     def texts(self) -> list:
-        """What ``Handlers.relabel`` returns, in order."""
-        names = (
-            "result title status upload sex years months button uploaded gallery outline processed report "
-            "report_button share_button share_link send_link show_heat chart details disclaimer language"
-        )
-        return [getattr(self, name) for name in names.split()]
+        """Every component ``Handlers.relabel`` gives words to."""
+        return [getattr(self, name) for name in RELABELLED]
+
+    def by_component(self, handler):
+        """``handler`` answering with {component: update} where it names them (Gradio's dict output)."""
+
+        @functools.wraps(handler)
+        def answer(*args):
+            return {getattr(self, name): update for name, update in handler(*args).items()}
+
+        return answer
 
 
 def build_demo(handlers: Handlers, endpoints: Endpoints, concurrency: int) -> gr.Blocks:
@@ -174,7 +180,9 @@ def _wire_page(demo: gr.Blocks, page: Page, handlers: Handlers, on_model: dict) 
     demo.load(None, None, page.language, js=BROWSER_LANGUAGE).then(
         handlers.open_shared, page.language, [page.result, page.chart], **private
     )
-    page.language.change(handlers.relabel, [page.language, page.result], page.texts, **private)
+    page.language.change(
+        page.by_component(handlers.relabel), [page.language, page.result], page.texts, **private
+    )
     page.upload.upload(preview, page.upload, [page.uploaded, page.sex, page.years, page.months], **private)
     page.gallery.select(
         pick_example, None, [page.upload, page.uploaded, page.sex, page.years, page.months], **private

@@ -18,25 +18,30 @@ from boneage.errors import (
     InvalidInputError,
     InvalidSexError,
     ModelNotInstalledError,
+    SetupError,
     WeightsIntegrityError,
 )
-from boneage.meaning.i18n import t, translate_error
 from boneage.predictor import Analysis, BackgroundPredictor, Predictor, analyse
 from boneage.weights import resolve_weights
+from boneage.words import error_message, error_title, t
 
 log = logging.getLogger("boneage.app")
 
 
 class ModelUnavailable(BoneAgeError):
-    title = "No model"
+    """The installed model could not be built: the server's fault, not the upload's."""
+
+    codes = ("model_broken",)
 
 
 class NoImage(InvalidInputError):
-    title = "No image"
+    """The form was sent without an upload."""
+
+    codes = ("no_image",)
 
 
 class ServedModel:
-    """The background-built predictor (or None) and the status key of :mod:`boneage.meaning.i18n`."""
+    """The background-built predictor (or None) and the status key of :mod:`boneage.words`."""
 
     def __init__(self, background: BackgroundPredictor | None, status: str):
         self.background, self.status = background, status
@@ -96,12 +101,10 @@ class ServedModel:
 
 def message(error: Exception, lang: str) -> tuple[str, str]:
     """(title, message) for the person at the form, in their language."""
-    if isinstance(error, NoImage):
-        return t("title_NoImage", lang), t("error_no_image", lang)
-    if isinstance(error, ModelUnavailable):
-        return t("title_ModelNotInstalledError", lang), t("error_model_broken", lang)
-    if isinstance(error, BoneAgeError):
-        return translate_error(error, lang)
+    if isinstance(error, ModelNotInstalledError):
+        return error_title(error, lang), t("error_no_model", lang)
+    if isinstance(error, BoneAgeError) and not isinstance(error, SetupError):
+        return error_title(error, lang), error_message(error, lang)
     return t("title_BoneAgeError", lang), t("error_unexpected", lang)  # a server fault, not the image
 
 

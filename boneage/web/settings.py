@@ -9,16 +9,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from boneage.meaning.i18n import CJK_FONT_FILE, LANGUAGE_NAMES
+from boneage.meaning.typeface import CJK_FONT_FILE
+from boneage.words import LANGUAGE_NAMES
 
-# Two model workers of one torch thread each: 7.2 answers/s with 8 callers and 8.0 with 16, against
-# 6.9 and 6.7 with two threads each; a lone caller gets 0.28 s either way (results/load.json).
+# Two model workers of one torch thread each: on the 2-core Space, more answers per second under
+# load than one worker with two threads, and the same for a lone caller
+# (benchmarks/results/load.json, ``python benchmarks/bench_load.py``).
 CONCURRENCY = int(os.environ.get("BONEAGE_CONCURRENCY", "2"))
-# A burst waits in the queue instead of being turned away: at about 7 answers/s the 64th waits ~9 s.
+# A burst waits in the queue instead of being turned away (a few seconds for the last in line).
 QUEUE_SIZE = int(os.environ.get("BONEAGE_QUEUE_SIZE", "64"))
 TORCH_THREADS = int(os.environ.get("BONEAGE_TORCH_THREADS", "1"))  # 0: torch's default (all cores)
-# The network's forward pass in ONNX Runtime once exported (0: PyTorch only). Same answers, about
-# 1.7 times faster on the CPU (boneage/model/onnx_runtime.py).
+# The networks' forward passes in ONNX Runtime once exported (0: PyTorch only). Same answers,
+# faster on the CPU (boneage/model/onnx_runtime.py).
 ONNX_RUNTIME = os.environ.get("BONEAGE_ONNX_RUNTIME", "1") != "0"
 # Files made for one response (report, heatmap, images) are deleted from Gradio's cache after
 # this many seconds: nothing about a child stays on the server.

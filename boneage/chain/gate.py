@@ -1,0 +1,204 @@
+"""The image gate: is this a usable hand radiograph, and where is the hand?
+
+:func:`locate_hand` sets the polarity (bright bone on a dark background), outlines the hand
+(the U-Net, or the classical segmenter where a chain asks for it by name) and refuses what no
+one can read: no hand-sized object, an outline the U-Net is unsure of, a blob with no fingers,
+two hands, a burnt-out film, nothing that stands out from the background. Each refusal is a
+:class:`~boneage.errors.NotAHandRadiographError` with its code and the measurement that failed.
+The thresholds live in :class:`~boneage.chain.preprocess.PreprocessConfig` (chosen on real
+hands against non-hand images: docs/segmentation.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from boneage.chain.config import PreprocessConfig
+from boneage.chain.orientation import normalise_polarity
+from boneage.chain.segmentation import segment_hand
+from boneage.chain.unet import UNetSegmenter, outline
+from boneage.errors import NotAHandRadiographError
+
+# Rows and columns at an image's edges within this range of grey levels count as a flat frame.
+FRAME_TOLERANCE = 2 / 255
+# A second outline at least this large against the largest is a second hand (both hands on one
+# film): the shipped threshold, chosen on the RSNA films (docs/segmentation.md).
+MAX_SECOND_HAND_RATIO = 0.4
+
+
+@dataclass(frozen=True)
+class FoundHand:
+    """The hand as the gate accepted it."""
+
+    pixels: np.ndarray  # bright bone on a dark background
+    mask: np.ndarray
+    inverted: bool
+    segmenter: str  # "unet" or "classical"
+    confidence: float | None  # U-Net: mean hand probability inside the outline
+
+
+def find_hand(
+    pixels: np.ndarray, config: PreprocessConfig, unet: UNetSegmenter | None = None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Bright-on-dark pixels, the hand's mask and whether the input was inverted (see locate_hand)."""
+    found = locate_hand(pixels, config, unet)
+    return found.pixels, found.mask, found.inverted
+
+
+def locate_hand(pixels: np.ndarray, config: PreprocessConfig, unet: UNetSegmenter | None) -> FoundHand:
+    """Polarity, the hand's outline, and the image gate: is this a usable hand radiograph?
+
+    ``unet`` outlines the hand; None runs the classical segmenter (a chain that names it).
+
+    Raises:
+        NotAHandRadiographError: no hand-sized object; an outline the U-Net is unsure of; more
+            than one hand; a burnt-out film; or nothing that stands out from the background.
+            Its code says which, its params the measurement.
+    """
+    pixels, inverted = normalise_polarity(pixels)
+    inside = film_area(pixels)  # a flat frame is the same whichever way the film is inverted
+    if unet is None:
+        found, hand_parts = (
+            FoundHand(pixels, segment_hand(pixels) & inside, inverted, "classical", None),
+            None,
+        )
+    else:
+        found, hand_parts = _unet_outline(pixels, inverted, inside, unet)
+    _check_outline(found, config)
+    if hand_parts is not None and (second := second_hand_ratio(hand_parts)) > MAX_SECOND_HAND_RATIO:
+        raise NotAHandRadiographError("two_hands", ratio=round(second, 3))
+    _check_exposure_and_contrast(found, config)
+    return found
+
+
+def _unet_outline(
+    pixels: np.ndarray, inverted: bool, inside: np.ndarray, unet: UNetSegmenter
+) -> tuple[FoundHand, np.ndarray]:
+    """The U-Net's outline, and every part it takes for hand (a second hand shows there)."""
+    probability = unet.probability(pixels)
+    hand_parts = (probability > unet.threshold) & inside
+    mask, confidence = outline(probability, unet.threshold)
+    if mask.any() and local_contrast(pixels, mask) < 0:
+        # The border misled the polarity (a dark film photographed on a bright light box):
+        # with the hand outlined, its own surroundings decide.
+        pixels, inverted = (1.0 - pixels).astype(np.float32), not inverted
+    return FoundHand(pixels, mask & inside, inverted, "unet", confidence), hand_parts
+
+
+def _check_outline(found: FoundHand, config: PreprocessConfig) -> None:
+    share = float(found.mask.mean())
+    if share < config.min_hand_fraction:
+        raise NotAHandRadiographError("no_hand", hand_share=round(share, 4))
+    if found.confidence is not None and found.confidence < config.min_hand_confidence:
+        raise NotAHandRadiographError("outline_unsure", confidence=round(found.confidence, 4))
+    if found.segmenter == "unet" and (shape := solidity(found.mask)) > config.max_hand_solidity:
+        raise NotAHandRadiographError("no_fingers", solidity=round(shape, 4))
+
+
+def _check_exposure_and_contrast(found: FoundHand, config: PreprocessConfig) -> None:
+    pixels, mask = found.pixels, found.mask
+    if config.max_saturated_fraction is not None:
+        burnt = saturated_fraction(pixels, mask)
+        if burnt > config.max_saturated_fraction:
+            raise NotAHandRadiographError("over_exposed", saturated_share=round(burnt, 4))
+    if found.segmenter == "unet":
+        # The U-Net outline is trusted: compare the hand with the film right around it, not
+        # with a border that may be a bright surround.
+        relative = local_contrast(pixels, mask)
+        full_scale = local_contrast(pixels, mask, relative=False)
+    else:
+        relative, full_scale = hand_contrast(pixels, mask)
+    if relative < config.min_hand_contrast or full_scale < config.min_hand_contrast_full_scale:
+        raise NotAHandRadiographError(
+            "no_contrast", contrast=round(relative, 4), contrast_full_scale=round(full_scale, 4)
+        )
+
+
+def film_area(pixels: np.ndarray, tolerance: float = FRAME_TOLERANCE) -> np.ndarray:
+    """True inside any flat frame around the image: the hand cannot lie on one.
+
+    Viewers, screenshots and scanners pad a film with rows and columns of one grey level. A
+    forearm that runs off the film into a white pad was outlined into it, and the pad's white
+    then counted as burnt-out bone (atlas plates with a white border: 3 of 53 refused as
+    over-exposed). Real film has noise: on the RSNA films the mask met a frame in 11 of 12,010,
+    by at most 10 pixels.
+    """
+    top, bottom = _flat_edge_run(pixels, tolerance), _flat_edge_run(pixels[::-1], tolerance)
+    left, right = _flat_edge_run(pixels.T, tolerance), _flat_edge_run(pixels.T[::-1], tolerance)
+    inside = np.zeros(pixels.shape, dtype=bool)
+    inside[top : pixels.shape[0] - bottom, left : pixels.shape[1] - right] = True
+    return inside
+
+
+def second_hand_ratio(binary: np.ndarray) -> float:
+    """Area of the second-largest outline over the largest's (0 when there is one or none).
+
+    The chain reads one hand. Given both hands side by side, it read one of them squashed to
+    half its width (the whole film is squashed to a square): atlas plates put beside their
+    mirror image moved by 7.9 months on average, with no warning.
+    """
+    count, _, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    areas = np.sort(stats[1:, cv2.CC_STAT_AREA])[::-1]
+    return float(areas[1] / areas[0]) if count > 2 else 0.0
+
+
+def _flat_edge_run(lines: np.ndarray, tolerance: float) -> int:
+    """How many lines from the first are each flat and of the first line's grey level."""
+    levels = lines.mean(axis=1)
+    flat = (lines.max(axis=1) - lines.min(axis=1) <= tolerance) & (np.abs(levels - levels[0]) <= tolerance)
+    return len(flat) if flat.all() else int(np.argmin(flat))
+
+
+def hand_contrast(pixels: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Mean intensity of the hand minus the background: (share of the image's grey range, full scale).
+
+    Relative, not in full-scale units: many real radiographs use only a narrow band of grey
+    levels (an underexposed film scanned dark), and their hand still stands out within it.
+    The range is the 1st-99th percentile spread. Estimated on a regular subsample of about a
+    megapixel: it is a gate, not a measurement.
+    """
+    step = max(1, math.ceil(math.sqrt(mask.size / 1_000_000)))
+    pixels, mask = pixels[::step, ::step], mask[::step, ::step]
+    if mask.all() or not mask.any():
+        return 0.0, 0.0
+    low, high = np.percentile(pixels, [1, 99])
+    difference = float(pixels[mask].mean() - pixels[~mask].mean())
+    return difference / max(float(high - low), 1e-6), difference
+
+
+def saturated_fraction(pixels: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the hand's pixels within 1% of the image's brightest value."""
+    hand = pixels[mask]
+    return float(np.mean(hand >= float(pixels.max()) - 0.01)) if hand.size else 0.0
+
+
+def solidity(mask: np.ndarray) -> float:
+    """Area of the largest outline over the area of its convex hull (a disc: 1; a spread hand: ~0.7)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return 1.0
+    largest = max(contours, key=cv2.contourArea)
+    hull = cv2.contourArea(cv2.convexHull(largest))
+    return float(cv2.contourArea(largest) / hull) if hull > 0 else 1.0
+
+
+def local_contrast(pixels: np.ndarray, mask: np.ndarray, relative: bool = True) -> float:
+    """Mean of the hand minus the mean of a ring of background around it.
+
+    The ring is 4% of the image's longer side wide. ``relative``: as a share of the image's
+    1-99% grey range (see :func:`hand_contrast` for why); otherwise in full-scale units.
+    """
+    radius = max(2, round(0.04 * max(mask.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    ring = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & ~mask
+    if not ring.any() or not mask.any():
+        return 0.0
+    difference = float(pixels[mask].mean() - pixels[ring].mean())
+    if not relative:
+        return difference
+    low, high = np.percentile(pixels, [1, 99])
+    return difference / max(float(high - low), 1e-6)

@@ -1,0 +1,116 @@
+"""Every word a person reads, in each language: the one place that turns codes into sentences.
+
+The rest of the library returns numbers and codes: an error carries ``code`` and ``params``
+(:mod:`boneage.errors`), an interpretation its category and flags
+(:class:`boneage.meaning.reference.Interpretation`). This package holds one catalogue per
+language (``en``, ``zh_tw``) and the functions that format them. Adding a language is adding a
+catalogue with every key of :mod:`boneage.words.en` and naming it in :data:`CATALOGUES`; a test
+walks every key, error class and code in each.
+
+Imports nothing from the rest of ``boneage``, so every part may use it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from boneage.words.en import MESSAGES as ENGLISH
+from boneage.words.zh_tw import MESSAGES as CHINESE
+
+LANGUAGES = ("en", "zh-TW")
+LANGUAGE_NAMES = {"en": "English", "zh-TW": "繁體中文"}
+CATALOGUES: dict[str, dict[str, str]] = {"en": ENGLISH, "zh-TW": CHINESE}
+# Sentences of one language are joined with a space, except where the script has none.
+_JOINERS = {"zh-TW": ""}
+# Gradio's own zh-TW texts around our components (upload box, buttons), for the webfont subset.
+GRADIO_UI_TEXT = "將檔案拖放至此處或點擊上傳清除提交取消載入中錯誤複製下載全螢幕分享透過使用建構設定"
+
+
+def normalise_language(value: str | None) -> str:
+    """'zh-TW', 'zh-Hant-TW', 'zh-HK', 'zh' ... -> 'zh-TW'; anything else -> 'en'."""
+    code = (value or "").strip().split(",")[0].split(";")[0].lower()
+    return "zh-TW" if code.startswith("zh") else "en"
+
+
+def t(key: str, lang: str = "en", **values) -> str:
+    """The message ``key`` in ``lang`` (English when the language is unknown), formatted."""
+    catalog = CATALOGUES.get(lang, ENGLISH)
+    return catalog.get(key, ENGLISH[key]).format(**values)
+
+
+def join(sentences: list[str], lang: str) -> str:
+    return _JOINERS.get(lang, " ").join(sentences)
+
+
+def error_title(error: BaseException, lang: str = "en") -> str:
+    """The heading of an error: the nearest class in its ancestry that the catalogue names."""
+    for cls in type(error).__mro__:
+        if f"title_{cls.__name__}" in ENGLISH:
+            return t(f"title_{cls.__name__}", lang)
+    return t("title_BoneAgeError", lang)
+
+
+def error_message(error: BaseException, lang: str = "en") -> str:
+    """The sentence for an error's code, its params filled in; a coded error's only words."""
+    code = getattr(error, "code", None)
+    if code is None or f"error_{code}" not in ENGLISH:
+        return t("error_unexpected", lang)
+    return t(f"error_{code}", lang, **getattr(error, "params", {}))
+
+
+def format_duration(months: float, lang: str = "en") -> str:
+    """47.4 -> '3 years 11 months' / '3 歲 11 個月'; 5 -> '5 months'; 24 -> '2 years'."""
+    total = int(round(abs(months)))
+    years, rest = divmod(total, 12)
+    parts = []
+    if years:
+        parts.append(f"{years} {t('year' if years == 1 else 'years', lang)}")
+    if rest or not years:
+        parts.append(f"{rest} {t('month' if rest == 1 else 'months', lang)}")
+    return ("-" if months < 0 and total else "") + " ".join(parts)
+
+
+def format_difference(gap_months: float, lang: str = "en") -> str:
+    """Bone age minus age, signed: '+4 months', '−1 month', '−15 months (−1 year 3 months)'.
+
+    Years and months are added only from a year on; below it they would repeat the number.
+    """
+    sign = "+" if gap_months >= 0 else "−"
+    months = round(abs(gap_months))
+    text = f"{sign}{months} {t('month' if months == 1 else 'months', lang)}"
+    if months >= 12:
+        text += f" ({sign}{format_duration(abs(gap_months), lang)})"
+    return text
+
+
+def explain_gap(meaning, lang: str = "en") -> str:
+    """The plain sentences for an :class:`~boneage.meaning.reference.Interpretation`."""
+    children = t("boys" if meaning.sex == "male" else "girls", lang)
+    gap = meaning.gap_months
+    if abs(gap) < 0.5:
+        text = [t("matches", lang)]
+    else:
+        text = [t("ahead" if gap > 0 else "behind", lang, size=format_duration(abs(gap), lang))]
+    span = format_duration(2 * meaning.reference_sd_months, lang)
+    if meaning.category == "normal":
+        text.append(t("normal_body", lang, children=children, range=span))
+    elif meaning.category == "uncertain":
+        level = round(100 * meaning.interval_level)
+        word = t(f"word_{meaning.leaning}", lang)
+        text.append(t("uncertain_body", lang, level=level, children=children, range=span, word=word))
+    else:
+        word = t(f"word_{meaning.category}", lang)
+        text.append(t("outside_body", lang, children=children, range=span, word=word))
+    if meaning.within_model_error:
+        # To the tenth, as the result card gives it: "±6.7 months" in both places, not ±7 beside ±6.7.
+        error = f"{meaning.model_error_months:.1f} {t('months', lang)}"
+        text.append(t("within_error", lang, error=error))
+    if meaning.check_inputs:
+        text.append(t("check_inputs", lang, sd=meaning.check_inputs_sd))
+    return join(text, lang)
+
+
+def all_characters(lang: str) -> set[str]:
+    """Every character the ``lang`` catalogue can print (for the font subset)."""
+    text = "".join(CATALOGUES[lang].values()) + "".join(LANGUAGE_NAMES.values()) + GRADIO_UI_TEXT
+    return set(re.sub(r"\{[a-z_]+(![a-z])?\}", "", text))
