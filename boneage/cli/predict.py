@@ -2,30 +2,44 @@
 
     python -m boneage.cli.predict scans/ --labels patients.csv --out results.csv
     python -m boneage.cli.predict a.png b.dcm --sex female --age-months 126
+    python -m boneage.cli.predict archive/ --workers 32 --resume --out archive.csv
+    python -m boneage.cli.predict archive/ --ray 10.0.0.1:6379 --workers 256 --out archive.csv
 
 Sex and age per file come from, in order: the ``--labels`` CSV (columns ``file`` or ``id``,
 ``sex`` or ``male``, and ``age_months``), the DICOM header (PatientSex, PatientAge or the birth and
 study dates), then ``--sex`` / ``--age-months`` for all. Sex is needed (the model uses it); the
 age is optional: without it the row has the bone age but no gap. A file that cannot be used gets
-a row with the reason; the batch goes on.
+a row with the reason; the batch goes on. ``--workers`` processes (all cores by default), or
+Ray actors with ``--ray``, each hold one model on one thread; the rows are the same and in the
+same order however many there are. The model's name, version and sha256 go once into
+``OUT.json`` beside the CSV. How to run on a cluster: docs/batch.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
+import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from boneage.errors import BoneAgeError, InvalidSexError
-from boneage.io.decode import load_radiograph
+from boneage.cli.batch import (
+    BatchOutput,
+    Job,
+    RayNotInstalledError,
+    Serving,
+    available_cores,
+    run_local,
+    run_ray,
+)
+from boneage.errors import BoneAgeError
 from boneage.io.inputs import parse_age_months, parse_sex
 from boneage.training.data import IMAGE_SUFFIXES, parse_bool
-
-FIELDS = ["file", "sex", "age_months", "bone_age_months", "gap_months", "meaning", "model", "error"]
 
 
 @dataclass(frozen=True)
@@ -66,36 +80,17 @@ def read_labels(path: Path) -> dict[str, PatientFields]:
     return labels
 
 
-def predict_file(predictor, path: Path, given: PatientFields) -> dict:
-    """One CSV row: bone age (and gap and its meaning when the age is known), or the reason why not."""
-    row = {"file": str(path), "model": predictor.manifest.name}
-    try:
-        radiograph = load_radiograph(path)
-        sex = given.sex or radiograph.metadata.get("sex")
-        age = given.age_months if given.age_months is not None else radiograph.metadata.get("age_months")
-        if sex is None:
-            raise InvalidSexError("sex_unknown_for_file")
-        row["sex"] = parse_sex(sex)
-        if age is not None:
-            analysis = predictor.analyse(radiograph, sex, age)
-            row.update(
-                age_months=round(analysis.chronological_age_months, 1),
-                bone_age_months=round(analysis.bone_age_months, 1),
-                gap_months=round(analysis.gap_months, 1),
-                meaning=analysis.interpretation.category,
-            )
-        else:
-            row["bone_age_months"] = round(
-                predictor.predict_pixels(radiograph.pixels, row["sex"] == "male"), 1
-            )
-    except BoneAgeError as exc:
-        row["error"] = str(exc)
-    return row
+def make_jobs(files: list[Path], labels: dict[str, PatientFields], default: PatientFields) -> list[Job]:
+    """One job per file: its labels, else the defaults for all (the DICOM header comes between)."""
+    jobs = []
+    for path in files:
+        given = labels.get(path.name) or labels.get(path.stem) or PatientFields()
+        age = given.age_months if given.age_months is not None else default.age_months
+        jobs.append(Job(os.path.abspath(path), given.sex or default.sex, age))
+    return jobs
 
 
-def main(argv: list[str] | None = None) -> int:
-    from boneage.predictor import Predictor
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -105,35 +100,82 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--age-months", type=float, help="age for files without one")
     parser.add_argument("--weights", type=Path, help="folder with manifest.json (default: the shipped model)")
     parser.add_argument("--out", type=Path, default=Path("results.csv"))
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=available_cores(),
+        help="processes (or Ray actors), each one model on one thread (default: all cores)",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on Ray: a local instance, or the cluster at ADDRESS",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the rows already in --out and skip their files"
+    )
+    parser.add_argument(
+        "--pytorch", action="store_true", help="run the networks in PyTorch, not ONNX Runtime as the app does"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
+        from boneage.weights import resolve_weights
+
         default = PatientFields(
             parse_sex(args.sex) if args.sex else None,
             parse_age_months(args.age_months) if args.age_months is not None else None,
         )
-        predictor = Predictor.load(explicit=args.weights)
+        manifest = resolve_weights(args.weights).manifest  # verified here, before any worker starts
     except BoneAgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    labels = read_labels(args.labels) if args.labels else {}
     files = collect_files(args.paths)
     if not files:
         print("error: no image files found", file=sys.stderr)
         return 2
-    rows = []
-    for path in tqdm(files, desc="predict", unit="img"):
-        given = labels.get(path.name) or labels.get(path.stem) or PatientFields()
-        merged = PatientFields(
-            given.sex or default.sex, given.age_months if given.age_months is not None else default.age_months
+    jobs = make_jobs(files, read_labels(args.labels) if args.labels else {}, default)
+    output = BatchOutput(args.out, resume=args.resume)
+    todo = [job for job in jobs if job.file not in output.done]
+    serving = Serving(str(args.weights) if args.weights else None, onnx_runtime=not args.pytorch)
+    workers = max(1, min(args.workers, len(todo) or 1))
+    try:
+        rows = (
+            run_ray(todo, serving, workers, args.ray or None)
+            if args.ray is not None
+            else run_local(todo, serving, workers)
         )
-        rows.append(predict_file(predictor, path, merged))
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    failed = sum(1 for r in rows if r.get("error"))
+        started = time.perf_counter()
+        progress = tqdm(rows, total=len(jobs), initial=len(jobs) - len(todo), desc="predict", unit="img")
+        written, failed = output.write(progress)
+    except RayNotInstalledError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    how = (
+        f"ray ({args.ray or 'local'}), {workers} actors" if args.ray is not None else f"{workers} process(es)"
+    )
+    command = shlex.join(["python", "-m", "boneage.cli.predict", *(sys.argv[1:] if argv is None else argv)])
+    counts = {
+        "files": len(jobs),
+        "skipped_as_done": len(jobs) - len(todo),
+        "written": written,
+        "with_error": failed,
+    }
+    output.describe(
+        manifest,
+        "pytorch" if args.pytorch else "onnxruntime",
+        how,
+        command,
+        {**counts, "seconds": round(seconds, 1)},
+    )
     print(
-        f"{len(rows) - failed} of {len(rows)} radiographs estimated with {predictor.manifest.name}; written to {args.out}"
+        f"{written - failed} of {written} radiographs estimated with {manifest.name} {manifest.version} ({how}); written to {args.out}"
     )
     return 0
 
