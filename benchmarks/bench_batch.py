@@ -3,7 +3,7 @@
     python benchmarks/bench_batch.py                 # 200 rsna-train-299 films, 1 and 2 workers, Ray
     python benchmarks/bench_batch.py --films 400 --workers 1 2 4 --no-ray
 
-Each run goes through ``boneage.cli.batch`` as ``python -m boneage.cli.predict`` does: one
+Each run goes through ``boneage.batch`` as ``python -m boneage.cli.predict`` does: one
 predictor per worker on one thread, the networks in ONNX Runtime (``--pytorch``: PyTorch). Two
 rates per run: over the whole run (model loading and export included), and steady, from the
 tenth of the films on, which is what a long archive gets. Per core is the steady rate over the
@@ -42,7 +42,7 @@ def timed_run(rows, total: int) -> dict:
 
 
 def main() -> None:
-    from boneage.cli.batch import Job, Serving, available_cores, run_local, run_ray
+    from boneage.batch import Job, Serving, available_cores, run_local, run_ray
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

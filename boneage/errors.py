@@ -99,6 +99,16 @@ class NotAHandRadiographError(InvalidImageError):
     )
 
 
+class UnreadableUploadError(InvalidImageError):
+    """A hand radiograph too noisy, too compressed or too small for a bone age to be read from it.
+
+    Measured, not guessed: such uploads moved the bone age by more than the model's own error
+    (boneage.meaning.quality). The message asks for the original file.
+    """
+
+    codes = ("too_noisy", "too_compressed", "too_small")  # extra_error_months
+
+
 class WristMissingError(NotAHandRadiographError):
     """A hand X-ray cut above the wrist: the wrist bones, which bone age is read from, are not in it."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -14,10 +15,12 @@ import torch
 
 from boneage.chain.preprocess import Chain, PreprocessConfig, PreprocessResult, preprocess
 from boneage.chain.views import affine
+from boneage.errors import UnreadableUploadError
 from boneage.io.decode import ImageSource, Radiograph, load_radiograph
 from boneage.io.inputs import Sex, parse_age_months, parse_sex
 from boneage.meaning.chart import chart_data
 from boneage.meaning.interval import IntervalCalibration
+from boneage.meaning.quality import GOOD, QualityCurves, QualityVerdict
 from boneage.meaning.reference import Interpretation, interpret_gap
 from boneage.model.architectures import BoneAgeRegressor, describe_architecture
 from boneage.model.folding import fold_batch_norms
@@ -83,6 +86,7 @@ class Analysis:
     heatmap: np.ndarray | None = None  # Grad-CAM over model_input, [0, 1]
     model_image: np.ndarray | None = None  # the served view, when it is not preprocessed.image
     lang: str = "en"  # the language of the words in to_dict() (the interpretation's sentence)
+    quality: QualityVerdict = GOOD  # answered as it is, or with a caution and a wider interval
 
     @property
     def model_input(self) -> np.ndarray:
@@ -94,7 +98,7 @@ class Analysis:
         """The bone age's interval in months, when a calibration is installed."""
         if self.interval is None or self.bone_age_months is None:
             return None
-        return self.interval.interval(self.bone_age_months)
+        return widened(self.interval.interval(self.bone_age_months), self.quality.shift_p90_months)
 
     def interval_dict(self) -> dict | None:
         if self.bounds is None or self.interval is None:
@@ -143,7 +147,20 @@ class Analysis:
                 "segmenter": self.preprocessed.segmenter,
             },
             "timing_ms": {step: round(ms, 1) for step, ms in self.timing_ms.items()},
+            "quality": self._quality_dict(),
         }
+
+    def _quality_dict(self) -> dict:
+        measured = self.preprocessed.quality.to_dict() if self.preprocessed.quality else {}
+        return {**self.quality.to_dict(), **measured}
+
+
+def widened(bounds: tuple[float, float], shift_months: float) -> tuple[float, float]:
+    """The interval with a further, independent error of ``shift_months`` (its 90th percentile)
+    added to its half-width in quadrature, within the bone ages that exist."""
+    half = (bounds[1] - bounds[0]) / 2
+    extra = math.hypot(half, shift_months) - half
+    return max(0.0, bounds[0] - extra), min(240.0, bounds[1] + extra)
 
 
 def _round(value: float | None) -> float | None:
@@ -172,6 +189,7 @@ class Predictor:
         # The chain this model learnt through, with its own networks (loaded here unless given).
         self.chain = chain or Chain.load(PreprocessConfig.from_dict(manifest.preprocess))
         self.interval = IntervalCalibration.from_dict(manifest.interval) if manifest.interval else None
+        self.quality_curves = QualityCurves.from_dict(manifest.quality) if manifest.quality else None
 
     @classmethod
     def load(
@@ -240,6 +258,21 @@ class Predictor:
         heatmap: bool = False,
     ) -> Analysis:
         return analyse(source, sex, age_months, predictor=self, lang=lang, heatmap=heatmap)
+
+    def judge_quality(self, processed: PreprocessResult) -> QualityVerdict:
+        """Answer, caution or refuse, from this model's measured curves (none measured: answer).
+
+        Raises:
+            UnreadableUploadError: the upload reads farther from a clean film than the model's
+                own error; its code says why (too noisy, too compressed, too small).
+        """
+        if self.quality_curves is None or processed.quality is None:
+            return GOOD
+        verdict = self.quality_curves.judge(processed.quality)
+        if verdict.outcome == "refuse":
+            code = {"noise": "too_noisy", "compression": "too_compressed", "size": "too_small"}[verdict.kind]
+            raise UnreadableUploadError(code, extra_error_months=round(verdict.extra_error_months))
+        return verdict
 
     def served_view(self, image: np.ndarray) -> np.ndarray:
         """A processed image as the model reads it: the manifest's view when it lists one.
@@ -337,10 +370,15 @@ def analyse(
     clock.lap("preprocess")
     if predictor is None:
         return Analysis(child_sex, age, radiograph, processed, timing_ms=clock.laps)
+    verdict = predictor.judge_quality(processed)
     bone_age = float(predictor.predict_months([processed.image], [child_sex == "male"])[0])
     clock.lap("model")
     gap = bone_age - age
-    bounds = predictor.interval.interval(bone_age) if predictor.interval else None
+    bounds = (
+        widened(predictor.interval.interval(bone_age), verdict.shift_p90_months)
+        if predictor.interval
+        else None
+    )
     level = predictor.interval.level if predictor.interval else 0.9
     meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months, bounds, level)
     seen = predictor.served_view(processed.image)
@@ -351,7 +389,7 @@ def analyse(
     return Analysis(
         child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info,
         timing_ms=clock.laps, interval=predictor.interval, heatmap=heat,
-        model_image=None if seen is processed.image else seen, lang=lang,
+        model_image=None if seen is processed.image else seen, lang=lang, quality=verdict,
     )  # fmt: skip
 
 

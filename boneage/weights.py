@@ -57,6 +57,9 @@ class Manifest:
     tta: list[dict] = field(default_factory=list)
     # Prediction interval (boneage.meaning.interval.IntervalCalibration as a dict); empty: none calibrated.
     interval: dict = field(default_factory=dict)
+    # Upload-quality curves (boneage.meaning.quality.QualityCurves as a dict, written by
+    # boneage.cli.quality); empty: every readable upload is answered as it is.
+    quality: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:

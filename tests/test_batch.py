@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from boneage.cli.batch import BatchOutput, Job, RayNotInstalledError, Serving, run_ray
+from boneage.batch import BatchOutput, Job, RayNotInstalledError, Serving, run_ray
 from boneage.cli.predict import main as predict_main
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
 from conftest import ATLAS_DIR, REPO_ROOT, SHARED_DATA

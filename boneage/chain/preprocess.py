@@ -4,7 +4,7 @@ One :class:`Chain` serves training, evaluation and the app alike. It is built fr
 settings (:class:`PreprocessConfig`, stored in its manifest) and owns the networks those name::
 
     pose (U-Net: mirror, turn upright) -> source transform (squash as the training images were)
-    -> gate (polarity, outline, refusals: boneage.chain.gate) -> crop to the hand -> letterbox
+    -> quality (noise, JPEG blocks, size: boneage.chain.quality) -> gate (polarity, outline, refusals: boneage.chain.gate) -> crop to the hand -> letterbox
     -> intensity normalisation -> CLAHE -> median denoise -> sharpen -> background mask
     -> wrist check (refuse a film cut above the wrist)
 
@@ -34,6 +34,7 @@ from boneage.chain.imageops import (
 )
 from boneage.chain.network import ChainNetwork
 from boneage.chain.orientation import Orientation, orient_upright
+from boneage.chain.quality import UploadQuality, assess
 from boneage.chain.source import apply_source_transform
 from boneage.chain.unet import UNetSegmenter
 from boneage.chain.wrist import WristCheck
@@ -57,6 +58,7 @@ class PreprocessResult:
     # refer to this image then.
     upright: np.ndarray | None = None
     segmenter: str = "classical"  # which segmenter outlined the hand
+    quality: UploadQuality | None = None  # noise, JPEG blocks and size, at the source size
 
 
 class Chain:
@@ -152,6 +154,7 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
     source_mask = found.mask
     if found.pixels.shape != input_shape:
         source_mask, crop_box = to_input_pixels(source_mask, crop_box, input_shape)
+    quality = assess(found.pixels, crop_box)  # the hand's size in the upload's own pixels
     return PreprocessResult(
         image=image,
         mask=mask,
@@ -162,6 +165,7 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
         orientation=orientation,
         upright=upright,
         segmenter=found.segmenter,
+        quality=quality,
     )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from boneage.cli.batch import (
+from boneage.batch import (
     BatchOutput,
     Job,
     RayNotInstalledError,

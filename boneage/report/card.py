@@ -13,7 +13,7 @@ import numpy as np
 
 from boneage.chain.preprocess import PreprocessResult
 from boneage.predictor import Analysis, ModelInfo
-from boneage.words import explain_gap, format_difference, format_duration, t
+from boneage.words import explain_gap, explain_quality, format_difference, format_duration, join, t
 
 DISCLAIMER = t("disclaimer", "en")
 DISPLAY_SIDE = 768
@@ -92,6 +92,12 @@ def _orientation_lines(analysis: Analysis, lang: str = "en") -> list[str]:
     return [f"ℹ️ {' '.join(notes)}", ""] if notes else []
 
 
+def quality_caution(analysis: Analysis, lang: str = "en") -> str | None:
+    """What is doubtful about the upload, when it was answered with a caution."""
+    measured = analysis.preprocessed.quality
+    return explain_quality(analysis.quality, measured.hand_px if measured else None, lang)
+
+
 def typical_error_line(model: ModelInfo, lang: str = "en") -> str:
     """The model's held-out error in plain words: how many radiographs, of what kind, never learnt from."""
     error = model.validation_mae_months
@@ -134,6 +140,8 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
     interval = analysis.interval_dict()
     if interval:
         lines.append(interval_line(interval["low_months"], interval["high_months"], interval["level"], lang))
+    if caution := quality_caution(analysis, lang):
+        lines += ["", f"> ⚠️ **{t('caution_heading', lang)}.** {caution}"]
     sd_key = "sd_for_boys" if analysis.sex == "male" else "sd_for_girls"
     interpretation = analysis.interpretation
     lines += [
@@ -276,7 +284,9 @@ def save_report_pdf(analysis: Analysis, lang: str = "en", folder: Path | None = 
         "heatmap": heatmap_view(analysis),
     }
     path = folder / f"bone-age-report-{date.today().isoformat()}.pdf"
-    return write_report(path, analysis.to_dict(), explain_gap(analysis.interpretation, lang), images, lang)
+    words = (explain_gap(analysis.interpretation, lang), quality_caution(analysis, lang))
+    sentence = join([text for text in words if text], lang)
+    return write_report(path, analysis.to_dict(), sentence, images, lang)
 
 
 def save_heatmap_png(analysis: Analysis, folder: Path | None = None) -> Path | None:

@@ -110,6 +110,21 @@ def explain_gap(meaning, lang: str = "en") -> str:
     return join(text, lang)
 
 
+def explain_quality(verdict, hand_px: int | None, lang: str = "en") -> str | None:
+    """The caution for an upload answered with one (:class:`boneage.meaning.quality.QualityVerdict`),
+    or None when it was answered as it is."""
+    if verdict.outcome != "caution":
+        return None
+    sentence = t(
+        f"caution_{verdict.kind}",
+        lang,
+        extra=f"{verdict.extra_error_months:.0f}",
+        shift=f"{verdict.shift_p90_months:.0f}",
+        side=hand_px,
+    )
+    return join([sentence, t("caution_original", lang)], lang)
+
+
 def all_characters(lang: str) -> set[str]:
     """Every character the ``lang`` catalogue can print (for the font subset)."""
     text = "".join(CATALOGUES[lang].values()) + "".join(LANGUAGE_NAMES.values()) + GRADIO_UI_TEXT

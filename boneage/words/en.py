@@ -235,4 +235,35 @@ MESSAGES: dict[str, str] = {
         "well as the hand. Please upload the whole radiograph of the left hand and wrist."
     ),
     "title_ModelUnavailable": "No model",
+    "title_UnreadableUploadError": "Too degraded to read",
+    "error_too_noisy": (
+        "This image is too noisy for a bone age: on images this noisy the estimate was off by "
+        "{extra_error_months} months more than usual. Please upload the original file (the DICOM or the "
+        "full-size export from the viewer), not a photo, screenshot or thumbnail of it."
+    ),
+    "error_too_compressed": (
+        "This image is too heavily compressed for a bone age: on images this compressed the estimate "
+        "was off by {extra_error_months} months more than usual. Please upload the original file (the "
+        "DICOM or the full-size export from the viewer), not a photo, screenshot or thumbnail of it."
+    ),
+    "error_too_small": (
+        "This image is too small for a bone age: on images this small the estimate was off by "
+        "{extra_error_months} months more than usual. Please upload the original file (the DICOM or the "
+        "full-size export from the viewer), not a photo, screenshot or thumbnail of it."
+    ),
+    "caution_heading": "Read with caution",
+    "caution_noise": (
+        "This image is noisy. On images like it the bone age was off by about {extra} months more than "
+        "usual (9 in 10 moved by less than {shift} months), so the interval is wider to take that in."
+    ),
+    "caution_compression": (
+        "This image is compressed (JPEG). On images like it the bone age was off by about {extra} months "
+        "more than usual (9 in 10 moved by less than {shift} months), so the interval is wider to take that in."
+    ),
+    "caution_size": (
+        "The hand in this image is small ({side} pixels). On images like it the bone age was off by about "
+        "{extra} months more than usual (9 in 10 moved by less than {shift} months), so the interval is "
+        "wider to take that in."
+    ),
+    "caution_original": "For a better estimate, upload the original file (the DICOM or the full-size export).",
 }

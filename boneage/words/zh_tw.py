@@ -161,4 +161,13 @@ MESSAGES: dict[str, str] = {
     "error_no_contrast": "這張影像中沒有像 X 光片上的手那樣從背景中突顯的物體。請上傳左手的 X 光片。",
     "error_wrist_missing": "這張影像中看起來沒有手腕：判讀骨齡需要手腕的骨骼。請上傳整隻左手與手腕的 X 光片。",
     "title_ModelUnavailable": "沒有模型",
+    "title_UnreadableUploadError": "影像品質太差，無法判讀",
+    "error_too_noisy": "這張影像的雜訊太多，無法估計骨齡：在雜訊這麼多的影像上，估計比平常多偏差 {extra_error_months} 個月。請上傳原始檔案（DICOM 或從影像檢視器匯出的完整尺寸檔案），不要上傳照片、螢幕截圖或縮圖。",
+    "error_too_compressed": "這張影像壓縮過度，無法估計骨齡：在壓縮這麼多的影像上，估計比平常多偏差 {extra_error_months} 個月。請上傳原始檔案（DICOM 或從影像檢視器匯出的完整尺寸檔案），不要上傳照片、螢幕截圖或縮圖。",
+    "error_too_small": "這張影像太小，無法估計骨齡：在這麼小的影像上，估計比平常多偏差 {extra_error_months} 個月。請上傳原始檔案（DICOM 或從影像檢視器匯出的完整尺寸檔案），不要上傳照片、螢幕截圖或縮圖。",
+    "caution_heading": "請謹慎解讀",
+    "caution_noise": "這張影像有雜訊。在類似的影像上，骨齡比平常多偏差約 {extra} 個月，十分之九移動少於 {shift} 個月，因此區間已加寬以涵蓋這個誤差。",
+    "caution_compression": "這張影像經過壓縮（JPEG）。在類似的影像上，骨齡比平常多偏差約 {extra} 個月，十分之九移動少於 {shift} 個月，因此區間已加寬以涵蓋這個誤差。",
+    "caution_size": "這張影像中的手很小（{side} 像素）。在類似的影像上，骨齡比平常多偏差約 {extra} 個月，十分之九移動少於 {shift} 個月，因此區間已加寬以涵蓋這個誤差。",
+    "caution_original": "若要更準確的估計，請上傳原始檔案（DICOM 或完整尺寸的匯出檔）。",
 }

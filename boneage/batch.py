@@ -24,12 +24,16 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from boneage.chain.preprocess import preprocess
 from boneage.errors import BoneAgeError, InvalidSexError
 from boneage.io.decode import load_radiograph
 from boneage.io.inputs import parse_sex
 
-FIELDS = ["file", "sex", "age_months", "bone_age_months", "gap_months", "meaning", "model", "error"]
-REPO_ROOT = Path(__file__).resolve().parents[2]
+FIELDS = [
+    "file", "sex", "age_months", "bone_age_months", "gap_months", "meaning",
+    "quality", "quality_extra_error_months", "model", "error",
+]  # fmt: skip
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -88,16 +92,21 @@ def predict_job(predictor, job: Job) -> dict:
         row["sex"] = parse_sex(sex)
         if age is not None:
             analysis = predictor.analyse(radiograph, sex, age)
+            months, verdict = analysis.bone_age_months, analysis.quality
             row.update(
                 age_months=round(analysis.chronological_age_months, 1),
-                bone_age_months=round(analysis.bone_age_months, 1),
                 gap_months=round(analysis.gap_months, 1),
                 meaning=analysis.interpretation.category,
             )
         else:
-            row["bone_age_months"] = round(
-                predictor.predict_pixels(radiograph.pixels, row["sex"] == "male"), 1
-            )
+            processed = preprocess(radiograph.pixels, predictor.chain)
+            verdict = predictor.judge_quality(processed)
+            months = float(predictor.predict_months([processed.image], [row["sex"] == "male"])[0])
+        row.update(
+            bone_age_months=round(months, 1),
+            quality=verdict.outcome if verdict.outcome == "answer" else f"{verdict.outcome}: {verdict.kind}",
+            quality_extra_error_months=round(verdict.extra_error_months, 1),
+        )
     except BoneAgeError as exc:
         row["error"] = str(exc)
     except Exception as exc:  # one bad file must not end an archive's batch
