@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from boneage.chain.preprocess import preprocess
 from boneage.errors import BoneAgeError, InvalidSexError
 from boneage.io.decode import load_radiograph
 from boneage.io.inputs import parse_sex
@@ -99,9 +98,7 @@ def predict_job(predictor, job: Job) -> dict:
                 meaning=analysis.interpretation.category,
             )
         else:
-            processed = preprocess(radiograph.pixels, predictor.chain)
-            verdict = predictor.judge_quality(processed)
-            months = float(predictor.predict_months([processed.image], [row["sex"] == "male"])[0])
+            months, verdict = predictor.estimate(radiograph.pixels, row["sex"] == "male")
         row.update(
             bone_age_months=round(months, 1),
             quality=verdict.outcome if verdict.outcome == "answer" else f"{verdict.outcome}: {verdict.kind}",

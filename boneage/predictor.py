@@ -244,8 +244,18 @@ class Predictor:
         log.info("Serving with %s.", ", ".join(f"{runtime} ({what})" for what, runtime in runtimes.items()))
         return switched
 
+    def estimate(self, pixels: np.ndarray, male: bool) -> tuple[float, QualityVerdict]:
+        """Bone age in months for decoded pixels, and the upload's quality verdict (as the app
+        judges it: an unreadable upload raises :class:`UnreadableUploadError`)."""
+        processed = preprocess(pixels, self.chain)
+        verdict = self.judge_quality(processed)
+        return float(self.predict_months([processed.image], [male])[0]), verdict
+
     def predict_pixels(self, pixels: np.ndarray, male: bool) -> float:
-        """Bone age in months for decoded pixels: the chain (with its source transform), then the model."""
+        """Bone age in months for decoded pixels: the chain (with its source transform), then the model.
+
+        Not judged for quality (see :meth:`estimate`): this measures the model, as evaluate does.
+        """
         processed = preprocess(pixels, self.chain)
         return float(self.predict_months([processed.image], [male])[0])
 

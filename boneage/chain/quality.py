@@ -1,4 +1,4 @@
-"""How readable an upload is at the model's scale: noise, JPEG blocks, size; and a measured remedy.
+"""How readable an upload is at the model's scale: noise, JPEG blocks and the hand's size.
 
 The chain stretches a low-contrast film to the full grey range, then applies CLAHE and
 sharpening: on an upload that is small to begin with (a thumbnail, a forwarded image, a
@@ -14,11 +14,10 @@ pixels the chain will stretch:
 - **size**: the hand's longer side in the upload's own pixels (the crop box): about 270 in the
   training films; a thumbnail's hand is far smaller, a tight crop's is not.
 
-:func:`restore` removes what was found in proportion (non-local means, before the stretch) and
-leaves a clean film untouched. What is left is measured, per kind of upload, by
-``python -m boneage.cli.quality`` (``benchmarks/results/quality.json``), which gives the
-thresholds below: an upload that still reads close to a clean one is answered; one that reads
-worse is answered with a caution and a wider interval; one that cannot be read is refused.
+The pixels are not changed (removing the noise or the blocks before the stretch was measured
+and did not pay: docs/history/model.md). What each measurement costs the bone age is measured
+per kind of upload by ``python -m boneage.cli.quality``; :mod:`boneage.meaning.quality` turns
+it into an outcome: answered, answered with a caution and a wider interval, or refused.
 """
 
 from __future__ import annotations
