@@ -26,11 +26,12 @@ from pathlib import Path
 
 from boneage.errors import BoneAgeError, InvalidSexError
 from boneage.io.decode import load_radiograph
-from boneage.io.inputs import parse_sex
+from boneage.io.inputs import parse_heights, parse_sex
 
 FIELDS = [
     "file", "sex", "age_months", "bone_age_months", "gap_months", "meaning",
-    "quality", "quality_extra_error_months", "model", "error",
+    "quality", "quality_extra_error_months", "height_cm", "height_sds", "height_centile", "target_cm",
+    "predicted_adult_height_cm", "predicted_low_cm", "predicted_high_cm", "height_note", "model", "error",
 ]  # fmt: skip
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,7 @@ class Job:
     file: str
     sex: str | None = None
     age_months: float | None = None
+    heights: tuple[str | None, str | None, str | None] = (None, None, None)  # child, mother, father (cm)
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,13 @@ def predict_job(predictor, job: Job) -> dict:
             raise InvalidSexError("sex_unknown_for_file")
         row["sex"] = parse_sex(sex)
         if age is not None:
-            analysis = predictor.analyse(radiograph, sex, age)
+            analysis = predictor.analyse(radiograph, sex, age, heights=parse_heights(*job.heights))
             months, verdict = analysis.bone_age_months, analysis.quality
             row.update(
                 age_months=round(analysis.chronological_age_months, 1),
                 gap_months=round(analysis.gap_months, 1),
                 meaning=analysis.interpretation.category,
+                **height_columns(analysis.height),
             )
         else:
             months, verdict = predictor.estimate(radiograph.pixels, row["sex"] == "male")
@@ -109,6 +112,20 @@ def predict_job(predictor, job: Job) -> dict:
     except Exception as exc:  # one bad file must not end an archive's batch
         row["error"] = f"unexpected error: {type(exc).__name__}: {exc}"
     return row
+
+
+def height_columns(height) -> dict:
+    """The height part of a row (``boneage.meaning.adult_height.HeightAssessment``), when given."""
+    if height is None:
+        return {}
+    numbers = height.to_dict()
+    prediction, target = numbers["prediction"] or {}, numbers["target"] or {}
+    return {
+        "height_cm": numbers["height_cm"], "height_sds": numbers["sds"], "height_centile": numbers["centile"],
+        "target_cm": target.get("cm"), "predicted_adult_height_cm": prediction.get("cm"),
+        "predicted_low_cm": prediction.get("low_cm"), "predicted_high_cm": prediction.get("high_cm"),
+        "height_note": numbers["no_prediction"] or numbers["versus_target"],
+    }  # fmt: skip
 
 
 # --- one process, or a pool of processes -------------------------------------------------------
@@ -146,8 +163,9 @@ class RayPredictor:
 
     def __call__(self, batch: dict) -> dict:
         rows = []
-        for file, sex, age in zip(batch["file"], batch["sex"], batch["age_months"], strict=True):
-            job = Job(str(file), sex or None, None if age is None or age != age else float(age))
+        for item in batch["job"]:
+            fields = json.loads(item)
+            job = Job(**{**fields, "heights": tuple(fields["heights"])})
             rows.append(json.dumps(predict_job(self.predictor, job)))
         return {"row": rows}
 
@@ -174,7 +192,7 @@ def run_ray(jobs: list[Job], serving: Serving, workers: int, address: str | None
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
-        items = [{"file": j.file, "sex": j.sex or "", "age_months": j.age_months} for j in jobs]
+        items = [{"job": json.dumps(asdict(j))} for j in jobs]
         dataset = ray.data.from_items(items).map_batches(
             RayPredictor,
             fn_constructor_kwargs={"serving": asdict(serving)},

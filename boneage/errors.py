@@ -136,6 +136,22 @@ class InvalidSexError(InvalidInputError):
     codes = ("sex_missing", "sex_unknown_for_file")
 
 
+class InvalidHeightError(InvalidInputError):
+    """A height that is not a number, cannot belong to the person it is given for, or looks typed
+    in the other unit (inches as cm, or cm as inches). Each person has their own codes, so the
+    message can name them in every language."""
+
+    codes = (
+        "height_not_number",  # value
+        "height_unit_unknown",  # value
+        *(
+            f"{who}_{problem}"
+            for who in ("child", "mother", "father")
+            for problem in ("implausible", "maybe_inches", "maybe_cm")
+        ),  # value, cm, other (the value read in the other unit), age
+    )
+
+
 class ModelNotInstalledError(SetupError):
     """No trained model weights are available to this installation."""
 

@@ -17,7 +17,8 @@ from boneage.chain.preprocess import Chain, PreprocessConfig, PreprocessResult, 
 from boneage.chain.views import affine
 from boneage.errors import UnreadableUploadError
 from boneage.io.decode import ImageSource, Radiograph, load_radiograph
-from boneage.io.inputs import Sex, parse_age_months, parse_sex
+from boneage.io.inputs import HeightInputs, Sex, parse_age_months, parse_sex
+from boneage.meaning.adult_height import HeightAssessment, assess_height, check_heights
 from boneage.meaning.chart import chart_data
 from boneage.meaning.interval import IntervalCalibration
 from boneage.meaning.quality import GOOD, QualityCurves, QualityVerdict
@@ -87,6 +88,7 @@ class Analysis:
     model_image: np.ndarray | None = None  # the served view, when it is not preprocessed.image
     lang: str = "en"  # the language of the words in to_dict() (the interpretation's sentence)
     quality: QualityVerdict = GOOD  # answered as it is, or with a caution and a wider interval
+    height: HeightAssessment | None = None  # only when a height was given
 
     @property
     def model_input(self) -> np.ndarray:
@@ -148,6 +150,7 @@ class Analysis:
             },
             "timing_ms": {step: round(ms, 1) for step, ms in self.timing_ms.items()},
             "quality": self._quality_dict(),
+            "height": self.height.to_dict() if self.height else None,
         }
 
     def _quality_dict(self) -> dict:
@@ -266,8 +269,9 @@ class Predictor:
         age_months: object,
         lang: str = "en",
         heatmap: bool = False,
+        heights: HeightInputs | None = None,
     ) -> Analysis:
-        return analyse(source, sex, age_months, predictor=self, lang=lang, heatmap=heatmap)
+        return analyse(source, sex, age_months, predictor=self, lang=lang, heatmap=heatmap, heights=heights)
 
     def judge_quality(self, processed: PreprocessResult) -> QualityVerdict:
         """Answer, caution or refuse, from this model's measured curves (none measured: answer).
@@ -363,8 +367,12 @@ def analyse(
     chain: Chain | None = None,
     lang: str = "en",
     heatmap: bool = False,
+    heights: HeightInputs | None = None,
 ) -> Analysis:
     """Validate inputs, decode, preprocess and (when a model is installed) predict.
+
+    ``heights`` (optional) adds the height part: checked with the other inputs, before any
+    model runs, and assessed once there is a bone age (boneage.meaning.adult_height).
 
     Without a predictor the analysis stops after preprocessing (through ``chain``, by default
     the classical one): the caller can still show the image the model would see, and says
@@ -372,6 +380,8 @@ def analyse(
     """
     child_sex = parse_sex(sex)
     age = parse_age_months(age_months)
+    heights = heights or HeightInputs()
+    check_heights(heights, age, child_sex)
     clock = _Clock()
     radiograph = source if isinstance(source, Radiograph) else load_radiograph(_as_source(source))
     clock.lap("decode")
@@ -391,6 +401,7 @@ def analyse(
     )
     level = predictor.interval.level if predictor.interval else 0.9
     meaning = interpret_gap(gap, age, child_sex, predictor.info.validation_mae_months, bounds, level)
+    height = assess_height(heights, child_sex, age, bone_age, bounds, level)
     seen = predictor.served_view(processed.image)
     heat = None
     if heatmap:
@@ -399,7 +410,7 @@ def analyse(
     return Analysis(
         child_sex, age, radiograph, processed, bone_age, gap, meaning, predictor.info,
         timing_ms=clock.laps, interval=predictor.interval, heatmap=heat,
-        model_image=None if seen is processed.image else seen, lang=lang, quality=verdict,
+        model_image=None if seen is processed.image else seen, lang=lang, quality=verdict, height=height,
     )  # fmt: skip
 
 

@@ -69,7 +69,19 @@ def test_only_the_named_endpoints_are_public(client: Client):
     assert sorted(endpoints) == ["/heatmap", "/predict", "/report"]
     # what a script sees in view_api: the parameters by name, the answers by what they hold
     for endpoint in endpoints.values():
-        assert [p["parameter_name"] for p in endpoint["parameters"]] == ["image", "sex", "age_months", "lang"]
+        names = [p["parameter_name"] for p in endpoint["parameters"]]
+        assert names == [
+            "image",
+            "sex",
+            "age_months",
+            "lang",
+            "height",
+            "mother_height",
+            "father_height",
+            "height_unit",
+        ]
+        # the heights are optional: an older call with four arguments still works
+        assert [p["parameter_has_default"] for p in endpoint["parameters"]][4:] == [True] * 4
     returns = {name: [r["label"] for r in endpoint["returns"]] for name, endpoint in endpoints.items()}
     assert returns == {"/predict": ["result"], "/report": ["report_pdf"], "/heatmap": ["heatmap_png"]}
 
@@ -156,3 +168,28 @@ def test_api_schema_is_stable(client: Client, hand_png: Path):
     result = client.predict(handle_file(str(hand_png)), "male", 100, api_name="/predict")
     expected = json.loads((Path(__file__).parent / "fixtures" / "api_schema.json").read_text())
     assert shape_of(result) == expected
+    assert result["height"] is None  # no height given: the answer is as it was
+
+
+def test_heights_through_the_api(client: Client, hand_png: Path):
+    """With the heights, /predict adds a ``height`` object (tests/fixtures/api_schema_height.json);
+    a height that cannot be a child's is refused in the page's language, never answered."""
+    from schema import shape_of
+
+    result = client.predict(
+        handle_file(str(hand_png)), "male", 130, "en", "4 ft 7 in", "165", "180", "cm", api_name="/predict"
+    )
+    height = result["height"]
+    assert height["height_cm"] == 139.7 and height["unit"] == "ft_in" and height["target"]["cm"] == 179.0
+    assert 10 < height["centile"] < 50 and height["reference"] == "CDC 2000"
+    expected = json.loads((Path(__file__).parent / "fixtures" / "api_schema_height.json").read_text())
+    if height["prediction"] is None:  # a bone age outside the tables says why instead
+        assert height["no_prediction"] in ("bone_age_below_tables", "growth_complete", "outside_table")
+    else:
+        assert shape_of(height) == expected
+        low, cm, high = (height["prediction"][k] for k in ("low_cm", "cm", "high_cm"))
+        assert low < cm < high
+    with pytest.raises(AppError, match="Did you mean 55 inches"):
+        client.predict(handle_file(str(hand_png)), "male", 130, "en", "55", api_name="/predict")
+    with pytest.raises(AppError, match="您是指 55 英寸"):
+        client.predict(handle_file(str(hand_png)), "male", 130, "zh-TW", "55", api_name="/predict")

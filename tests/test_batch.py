@@ -125,3 +125,36 @@ def test_ray_missing_is_said_plainly(monkeypatch, tmp_path: Path, capsys):
     image.write_bytes(b"x")
     assert predict_main([str(image), "--sex", "male", "--ray", "--out", str(tmp_path / "r.csv")]) == 2
     assert "--ray needs Ray" in capsys.readouterr().err
+
+
+def test_height_columns_from_the_labels(tmp_path: Path):
+    """--labels may give the heights: the row gets the centile, the target and the prediction, or
+    why there is none; a row without them leaves the height columns empty."""
+    plates = sorted((ATLAS_DIR / "images").glob("M*.png"))[-2:]
+    if len(plates) < 2:
+        pytest.skip("no atlas-pedrad")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "file,sex,age_months,height_cm,mother_cm,father_cm\n"
+        f"{plates[0].name},male,160,160,165,180\n{plates[1].name},male,160,,,\n"
+    )
+    out = tmp_path / "heights.csv"
+    command = [*map(str, plates), "--labels", str(labels), "--pytorch", "--workers", "1", "--out", str(out)]
+    assert predict_main(command) == 0
+    with_height, without = _rows(out)
+    assert with_height["height_cm"] == "160.0" and with_height["target_cm"] == "179.0"
+    assert float(with_height["height_centile"]) > 50
+    assert with_height["predicted_adult_height_cm"] or with_height["height_note"] in (
+        "bone_age_below_tables", "growth_complete", "outside_table",
+    )  # fmt: skip
+    if with_height["predicted_adult_height_cm"]:
+        low, cm, high = (
+            float(with_height[k])
+            for k in ("predicted_low_cm", "predicted_adult_height_cm", "predicted_high_cm")
+        )
+        assert low < cm < high and cm >= 160
+    assert (
+        without["height_cm"] == ""
+        and without["predicted_adult_height_cm"] == ""
+        and without["bone_age_months"]
+    )

@@ -145,7 +145,34 @@ def test_the_shared_date_is_the_day_it_was_made():
         sex="male",
         interval_dict=lambda: None,
         model=SimpleNamespace(name="m", version="1", validation_mae_months=7.0),
+        height=None,
     )
     shared = SharedResult.from_analysis(analysis, "en", today=date(2026, 1, 2))
     assert shared.created == "2026-01-02" and shared.bone_age_months == 100.0
     assert decode(encode(shared, SECRET), SECRET) == shared
+
+
+def test_a_link_carries_the_heights_as_numbers_and_recomputes_the_prediction():
+    """With heights the link holds three numbers and a unit, nothing more, and the page rebuilds
+    the height part from them; a link without heights has no height part, as links always had."""
+    from types import SimpleNamespace
+
+    from boneage.io.inputs import parse_heights
+    from boneage.meaning.adult_height import assess_height
+
+    height = assess_height(parse_heights("4 ft 7 in", "5 ft 5 in", "71 in"), "male", 132, 130, (120, 141))
+    analysis = SimpleNamespace(
+        bone_age_months=130.0, chronological_age_months=132, sex="male",
+        interval_dict=lambda: {"low_months": 120.0, "high_months": 141.0, "level": 0.9},
+        model=SimpleNamespace(name="m", version="1", validation_mae_months=6.2), height=height,
+    )  # fmt: skip
+    token = encode(SharedResult.from_analysis(analysis, "en"), SECRET)
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert payload["h"] == [139.7, 165.1, 180.3] and payload["hu"] == "ft_in"
+    opened = decode(token, SECRET).height_assessment()
+    assert opened.prediction.cm == pytest.approx(height.prediction.cm, abs=0.1)
+    assert opened.inputs.unit == "ft_in" and opened.target.cm == pytest.approx(height.target.cm, abs=0.1)
+    analysis.height = None
+    assert (
+        decode(encode(SharedResult.from_analysis(analysis, "en"), SECRET), SECRET).height_assessment() is None
+    )

@@ -8,7 +8,10 @@
 Sex and age per file come from, in order: the ``--labels`` CSV (columns ``file`` or ``id``,
 ``sex`` or ``male``, and ``age_months``), the DICOM header (PatientSex, PatientAge or the birth and
 study dates), then ``--sex`` / ``--age-months`` for all. Sex is needed (the model uses it); the
-age is optional: without it the row has the bone age but no gap. A file that cannot be used gets
+age is optional: without it the row has the bone age but no gap. The ``--labels`` CSV may also give
+``height_cm``, ``mother_cm`` and ``father_cm``: the row then has the height's SDS and centile, the
+parents' target and the predicted adult height with its interval (docs/height.md), or in
+``height_note`` why there is none. A file that cannot be used gets
 a row with the reason; the batch goes on. ``--workers`` processes (all cores by default), or
 Ray actors with ``--ray``, each hold one model on one thread; the rows are the same and in the
 same order however many there are. The model's name, version and sha256 go once into
@@ -46,6 +49,10 @@ from boneage.training.data import IMAGE_SUFFIXES, parse_bool
 class PatientFields:
     sex: str | None = None
     age_months: float | None = None
+    heights: tuple[str | None, str | None, str | None] = (None, None, None)  # child, mother, father (cm)
+
+
+HEIGHT_COLUMNS = ("height_cm", "mother_cm", "father_cm")  # optional, in --labels
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
@@ -75,7 +82,8 @@ def read_labels(path: Path) -> dict[str, PatientFields]:
             if sex is None and row.get("male") not in (None, ""):
                 sex = "male" if parse_bool(row["male"]) else "female"
             age = row.get("age_months") or None
-            fields = PatientFields(sex, float(age) if age else None)
+            heights = tuple((row.get(column) or "").strip() or None for column in HEIGHT_COLUMNS)
+            fields = PatientFields(sex, float(age) if age else None, heights)
             labels[key] = labels[Path(key).stem] = fields
     return labels
 
@@ -86,7 +94,7 @@ def make_jobs(files: list[Path], labels: dict[str, PatientFields], default: Pati
     for path in files:
         given = labels.get(path.name) or labels.get(path.stem) or PatientFields()
         age = given.age_months if given.age_months is not None else default.age_months
-        jobs.append(Job(os.path.abspath(path), given.sex or default.sex, age))
+        jobs.append(Job(os.path.abspath(path), given.sex or default.sex, age, given.heights))
     return jobs
 
 
@@ -95,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("paths", nargs="+", type=Path, help="image files and/or folders")
-    parser.add_argument("--labels", type=Path, help="CSV with file/id, sex/male, age_months per file")
+    parser.add_argument(
+        "--labels", type=Path,
+        help="CSV with file/id, sex/male, age_months per file; optional height_cm, mother_cm, father_cm",
+    )  # fmt: skip
     parser.add_argument("--sex", help="sex for files without one (female/male)")
     parser.add_argument("--age-months", type=float, help="age for files without one")
     parser.add_argument("--weights", type=Path, help="folder with manifest.json (default: the shipped model)")

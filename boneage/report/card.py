@@ -13,7 +13,16 @@ import numpy as np
 
 from boneage.chain.preprocess import PreprocessResult
 from boneage.predictor import Analysis, ModelInfo
-from boneage.words import explain_gap, explain_quality, format_difference, format_duration, join, t
+from boneage.words import (
+    explain_gap,
+    explain_height,
+    explain_quality,
+    format_difference,
+    format_duration,
+    height_rows,
+    join,
+    t,
+)
 
 DISCLAIMER = t("disclaimer", "en")
 DISPLAY_SIDE = 768
@@ -155,6 +164,7 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
         "",
         explain_gap(interpretation, lang),
         "",
+        *height_lines(analysis.height, lang),
         *_orientation_lines(analysis, lang),
         error_line,
     ]
@@ -176,7 +186,7 @@ def result_markdown(analysis: Analysis, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) -> str:
+def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None, height=None) -> str:
     """The card of a shared link (``boneage.report.share.SharedResult``), recomputed from its numbers.
 
     Marked as shared, with no image; says which model made it, and when the app now serves
@@ -217,11 +227,37 @@ def shared_markdown(shared, lang: str = "en", serving: ModelInfo | None = None) 
         "",
         explain_gap(meaning, lang),
         "",
+        *height_lines(height, lang),
         t("shared_model", lang, name=shared.model_name, version=shared.model_version, error=error),
     ]
     if serving is not None and (serving.name, serving.version) != (shared.model_name, shared.model_version):
         lines.append(" " + t("shared_model_now", lang, name=serving.name, version=serving.version))
     return "\n".join(lines)
+
+
+def height_lines(height, lang: str = "en") -> list[str]:
+    """The card's height part (``boneage.meaning.adult_height.HeightAssessment``), or nothing."""
+    if height is None:
+        return []
+    return [
+        f"### {t('height_heading', lang)}",
+        "",
+        f"| {t('measure', lang)} | {t('value', lang)} |",
+        "|---|---|",
+        *(f"| {label} | {value} |" for label, value in height_rows(height, lang)),
+        "",
+        explain_height(height, lang),
+        "",
+    ]
+
+
+def height_chart_image(height, sex: str, age_months: float, lang: str = "en") -> np.ndarray | None:
+    """The height chart (RGB) for a result with a height part."""
+    if height is None:
+        return None
+    from boneage.meaning.height_chart import height_chart_data, height_chart_rgb
+
+    return height_chart_rgb(height_chart_data(height, sex, age_months), lang)
 
 
 def no_model_markdown(lang: str = "en") -> str:
@@ -284,9 +320,19 @@ def save_report_pdf(analysis: Analysis, lang: str = "en", folder: Path | None = 
         "heatmap": heatmap_view(analysis),
     }
     path = folder / f"bone-age-report-{date.today().isoformat()}.pdf"
-    words = (explain_gap(analysis.interpretation, lang), quality_caution(analysis, lang))
+    height = analysis.height
+    words = (
+        explain_gap(analysis.interpretation, lang),
+        quality_caution(analysis, lang),
+        explain_height(height, lang) if height else None,
+    )
     sentence = join([text for text in words if text], lang)
-    return write_report(path, analysis.to_dict(), sentence, images, lang)
+    if height is not None:
+        images["height_chart"] = height_chart_image(
+            height, analysis.sex, analysis.chronological_age_months, lang
+        )
+    rows = height_rows(height, lang) if height else []
+    return write_report(path, analysis.to_dict(), sentence, images, lang, height_rows=rows)
 
 
 def save_heatmap_png(analysis: Analysis, folder: Path | None = None) -> Path | None:

@@ -2,8 +2,9 @@
 
 A parent sends the link to a doctor; whoever opens it sees the result card and the growth chart
 recomputed from the numbers in the link. The link carries the bone age, its interval, the age
-and sex, the model's name, version and validation error, the date and the language: no image,
-no file reference, nothing else about the child.
+and sex, the model's name, version and validation error, the date and the language, and the
+heights where they were given (the child's and the parents', in cm, and the unit they were
+typed in): no image, no file reference, nothing else about the child.
 
 The payload is signed with HMAC-SHA256 under a server secret (``BONEAGE_SHARE_SECRET``; where it
 is not set, a random secret kept in the user's cache folder), so a changed number makes the
@@ -26,6 +27,8 @@ from datetime import date
 from pathlib import Path
 
 from boneage.errors import InvalidInputError
+from boneage.io.inputs import Height, HeightInputs
+from boneage.meaning.adult_height import HeightAssessment, assess_height
 
 SECRET_ENV = "BONEAGE_SHARE_SECRET"
 SECRET_FILE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "boneage" / "share-secret"
@@ -55,6 +58,8 @@ class SharedResult:
     model_error_months: float | None  # the model's validation MAE, for the sentence
     created: str  # ISO date
     lang: str
+    heights_cm: tuple[float | None, float | None, float | None] | None = None  # child, mother, father
+    height_unit: str = "cm"  # how they were typed: "cm" or "ft_in"
 
     @classmethod
     def from_analysis(cls, analysis, lang: str, today: date | None = None) -> SharedResult:
@@ -71,7 +76,28 @@ class SharedResult:
             model_error_months=analysis.model.validation_mae_months,
             created=(today or date.today()).isoformat(),
             lang=lang,
+            heights_cm=_heights_of(analysis.height),
+            height_unit=analysis.height.inputs.unit if analysis.height else "cm",
         )
+
+    def height_assessment(self) -> HeightAssessment | None:
+        """The height part, recomputed from the link's numbers (None when it carries no height)."""
+        if self.heights_cm is None:
+            return None
+        heights = HeightInputs(
+            *(Height(cm, self.height_unit, "") if cm is not None else None for cm in self.heights_cm)
+        )
+        return assess_height(
+            heights, self.sex, self.chronological_age_months, self.bone_age_months, self.interval_months,
+            self.interval_level or 0.9,
+        )  # fmt: skip
+
+
+def _heights_of(height: HeightAssessment | None) -> tuple | None:
+    if height is None:
+        return None
+    people = (height.inputs.child, height.inputs.mother, height.inputs.father)
+    return tuple(round(p.cm, 1) if p is not None else None for p in people)
 
 
 def share_secret() -> bytes:
@@ -119,6 +145,9 @@ def encode(result: SharedResult, secret: bytes) -> str:
         "d": result.created,
         "g": result.lang,
     }
+    if result.heights_cm is not None:  # links without heights stay as they were
+        values["h"] = list(result.heights_cm)
+        values["hu"] = result.height_unit
     payload = json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode()
     return f"{_b64(payload)}.{_b64(_sign(payload, secret))}"
 
@@ -154,10 +183,21 @@ def decode(token: str, secret: bytes) -> SharedResult:
             model_error_months=_number(values["e"], 0, 240) if values.get("e") is not None else None,
             created=date.fromisoformat(values["d"]).isoformat(),
             lang=str(values["g"]),
+            heights_cm=_heights(values.get("h")),
+            height_unit="ft_in" if values.get("hu") == "ft_in" else "cm",
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise damaged from None
     return result
+
+
+def _heights(values) -> tuple | None:
+    """A link's heights: three numbers or nulls, each within any human height."""
+    if values is None:
+        return None
+    if len(values) != 3:
+        raise ValueError("three heights")
+    return tuple(None if v is None else _number(v, 20, 300) for v in values)
 
 
 def _number(value, low: float, high: float) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from boneage.io.inputs import parse_age_months, parse_sex
+from boneage.io.inputs import HeightInputs, parse_age_months, parse_heights, parse_sex
 from boneage.predictor import Analysis
 from boneage.report.card import save_heatmap_png, save_report_pdf
 from boneage.web.served import ServedModel, refuse
@@ -22,11 +22,12 @@ from boneage.words import normalise_language, t
 class Endpoints:
     served: ServedModel
 
-    def _analysis(self, image, sex, age_months, lang: str, heatmap: bool = False) -> Analysis:
+    def _analysis(self, image, sex, age_months, lang: str, heights: tuple, heatmap: bool = False) -> Analysis:
         try:
             age = parse_age_months(age_months)
             parse_sex(sex)
-            result = self.served.analyse(image, sex, age, lang, heatmap=heatmap)
+            measured: HeightInputs = parse_heights(*heights)
+            result = self.served.analyse(image, sex, age, lang, heatmap=heatmap, heights=measured)
         except Exception as exc:
             raise refuse(exc, lang) from None
         if result.bone_age_months is None:
@@ -37,18 +38,53 @@ class Endpoints:
             )
         return result
 
-    def predict(self, image, sex, age_months, lang="en"):
+    def predict(
+        self,
+        image,
+        sex,
+        age_months,
+        lang="en",
+        height="",
+        mother_height="",
+        father_height="",
+        height_unit="cm",
+    ):
         """API /predict: the result (JSON) for an image file, the sex ('female'/'male') and the age in
-        months. See the README for its schema; /report and /heatmap make the files on request."""
+        months; optionally the child's, mother's and father's heights (cm, or written out: '4 ft 4 in')
+        and their unit ('cm' or 'ft_in'). See the README for its schema; /report and /heatmap make
+        the files on request."""
         lang = normalise_language(lang)
-        return self._analysis(image, sex, age_months, lang).to_dict()
+        heights = (height, mother_height, father_height, height_unit)
+        return self._analysis(image, sex, age_months, lang, heights).to_dict()
 
-    def report(self, image, sex, age_months, lang="en"):
+    def report(
+        self,
+        image,
+        sex,
+        age_months,
+        lang="en",
+        height="",
+        mother_height="",
+        father_height="",
+        height_unit="cm",
+    ):
         """API /report: the one-page PDF report for the same inputs as /predict."""
         lang = normalise_language(lang)
-        return str(save_report_pdf(self._analysis(image, sex, age_months, lang, heatmap=True), lang))
+        heights = (height, mother_height, father_height, height_unit)
+        return str(save_report_pdf(self._analysis(image, sex, age_months, lang, heights, heatmap=True), lang))
 
-    def heatmap(self, image, sex, age_months, lang="en"):
+    def heatmap(
+        self,
+        image,
+        sex,
+        age_months,
+        lang="en",
+        height="",
+        mother_height="",
+        father_height="",
+        height_unit="cm",
+    ):
         """API /heatmap: where the model looked (PNG) for the same inputs as /predict."""
         lang = normalise_language(lang)
-        return str(save_heatmap_png(self._analysis(image, sex, age_months, lang, heatmap=True)))
+        heights = (height, mother_height, father_height, height_unit)
+        return str(save_heatmap_png(self._analysis(image, sex, age_months, lang, heights, heatmap=True)))

@@ -10,11 +10,12 @@ import gradio as gr
 
 from boneage import __version__
 from boneage.io.decode import load_radiograph
-from boneage.io.inputs import age_from_years_months
+from boneage.io.inputs import age_from_years_months, parse_heights
 from boneage.meaning.chart import chart_data, growth_chart_rgb
 from boneage.report.card import (
     chart_image,
     heatmap_view,
+    height_chart_image,
     model_view,
     no_model_markdown,
     overlay_hand,
@@ -94,25 +95,44 @@ class Handlers:
     def placeholder(self, lang: str) -> str:
         return t("result_placeholder", lang) if self.served.background else no_model_markdown(lang)
 
-    def estimate(self, file_path, sex, years, months, lang, with_heatmap=False):
+    def _analyse(self, file_path, sex, years, months, lang, heights, heatmap=False):
+        """The form's values, checked, to an ``Analysis``; ``heights`` is (unit, child, mother, father)."""
+        age = age_from_years_months(years, months)
+        unit, child, mother, father = heights
+        measured = parse_heights(child, mother, father, unit)
+        return self.served.analyse(file_path, sex, age, lang, heatmap=heatmap, heights=measured)
+
+    def estimate(
+        self,
+        file_path,
+        sex,
+        years,
+        months,
+        lang,
+        unit="cm",
+        height="",
+        mother="",
+        father="",
+        with_heatmap=False,
+    ):
         """The bone age first; the heatmap only while its switch is on, the PDF on request.
 
         A refused upload is one clear message in the result card; no error badges. Outputs: the
-        card, the outline, the model's view, the heatmap, the chart, the report button, the report
-        file (emptied: it belonged to the last result), the share button, the link and its send
-        button (emptied likewise), the JSON.
+        card, the outline, the model's view, the heatmap, the chart, the height chart (only with a
+        height), the report button, the report file (emptied: it belonged to the last result), the
+        share button, the link and its send button (emptied likewise), the JSON.
         """
         lang = normalise_language(lang)
         try:
-            age = age_from_years_months(years, months)
-            result = self.served.analyse(file_path, sex, age, lang, heatmap=bool(with_heatmap))
+            heights = (unit, height, mother, father)
+            result = self._analyse(file_path, sex, years, months, lang, heights, heatmap=bool(with_heatmap))
         except Exception as exc:
             title, text = message(exc, lang)
             log.info("Refused in the UI: %s", title)
             hidden, button_hidden = shown(None), gr.update(visible=False)
             return (
                 refusal_markdown(title, text, lang, refusal_heading_key(exc)),
-                *(hidden, hidden, gr.update(value=None), hidden),  # outline, view, heatmap, chart
+                *(hidden, hidden, gr.update(value=None), hidden, hidden),  # outline, view, heatmap, charts
                 *(button_hidden, hidden, button_hidden, hidden, button_hidden),  # report, share
                 {"error": text},
             )
@@ -123,6 +143,7 @@ class Handlers:
             shown(model_view(result)),
             gr.update(value=heatmap_view(result)),  # shown by the heatmap switch
             shown(chart_image(result, lang) if has_bone_age else None),
+            shown(height_chart_image(result.height, result.sex, result.chronological_age_months, lang)),
             gr.update(visible=has_bone_age),
             shown(None),
             gr.update(visible=has_bone_age),
@@ -131,30 +152,30 @@ class Handlers:
             result.to_dict(),
         )
 
-    def show_heatmap(self, on, file_path, sex, years, months, lang):
+    def show_heatmap(self, on, file_path, sex, years, months, lang, *heights):
         """The heatmap switch: Grad-CAM is made when it is turned on, not for every answer."""
         if not on:
             return gr.update(visible=True), gr.update(visible=False)
         try:
-            age = age_from_years_months(years, months)
-            result = self.served.analyse(file_path, sex, age, lang, heatmap=True)
+            result = self._analyse(file_path, sex, years, months, lang, heights, heatmap=True)
         except Exception:  # no result yet (or a refused one): the card already says why
             return gr.update(visible=False), gr.update(value=None, visible=True)
         return gr.update(visible=False), gr.update(value=heatmap_view(result), visible=True)
 
-    def make_report(self, file_path, sex, years, months, lang):
+    def make_report(self, file_path, sex, years, months, lang, *heights):
         """The report button: the one-page PDF, made only when someone asks for it."""
         lang = normalise_language(lang)
         try:
-            age = age_from_years_months(years, months)
-            result = self.served.analyse(file_path, sex, age, lang, heatmap=True)
+            result = self._analyse(file_path, sex, years, months, lang, heights, heatmap=True)
         except Exception as exc:
             raise refuse(exc, lang) from None
         if result.bone_age_months is None:
             return shown(None)
         return shown(str(save_report_pdf(result, lang)))
 
-    def share_result(self, file_path, sex, years, months, lang, request: gr.Request):
+    def share_result(
+        self, file_path, sex, years, months, lang, unit, height, mother, father, request: gr.Request
+    ):
         """The share button: a signed link holding the result's numbers only (boneage.report.share).
 
         The result is computed again here, on the server: a link is signed only for a bone age the
@@ -162,7 +183,7 @@ class Handlers:
         """
         lang = normalise_language(lang)
         try:
-            result = self.served.analyse(file_path, sex, age_from_years_months(years, months), lang)
+            result = self._analyse(file_path, sex, years, months, lang, (unit, height, mother, father))
         except Exception as exc:
             raise refuse(exc, lang) from None
         if result.bone_age_months is None:
@@ -175,18 +196,23 @@ class Handlers:
         """On page load: a shared link's card and chart, recomputed from its numbers (no image)."""
         token = request.query_params.get(QUERY_KEY) if request else None
         if not token:
-            return gr.update(), gr.update()
+            return gr.update(), gr.update(), gr.update()
         lang = normalise_language(lang)
         try:
             shared = decode(token, self.share_secret)
         except InvalidShareLinkError as exc:
             title, text = message(exc, lang)
             log.info("Shared link refused: %s", title)
-            return refusal_markdown(title, text, lang, refusal_heading_key(exc)), shown(None)
+            return refusal_markdown(title, text, lang, refusal_heading_key(exc)), shown(None), shown(None)
         data = chart_data(
             shared.sex, shared.chronological_age_months, shared.bone_age_months, shared.interval_months
         )
-        return shared_markdown(shared, lang, self.served.info), shown(growth_chart_rgb(data, lang))
+        height = shared.height_assessment()
+        return (
+            shared_markdown(shared, lang, self.served.info, height),
+            shown(growth_chart_rgb(data, lang)),
+            shown(height_chart_image(height, shared.sex, shared.chronological_age_months, lang)),
+        )
 
     def relabel(self, lang, card=None) -> dict[str, dict]:
         """Every visible text in ``lang`` (the language switch and the browser's language), by the
@@ -198,11 +224,17 @@ class Handlers:
         }
         waiting = not card or card in placeholders
         sexes = [(t("female", lang), "female"), (t("male", lang), "male")]
+        units = [(t("unit_cm", lang), "cm"), (t("unit_ft_in", lang), "ft_in")]
         return {
             "result": self.placeholder(lang) if waiting else gr.update(),
             "title": f"# {t('app_title', lang)}\n{t('app_intro', lang)}",
             "status": self.served.status_html(lang),
             "sex": gr.update(label=t("sex_label", lang), choices=sexes),
+            "height_unit": gr.update(label=t("height_units", lang), choices=units),
+            **{
+                name: gr.update(label=t(f"{key}_label", lang), placeholder=t("height_placeholder", lang))
+                for name, key in HEIGHT_BOXES.items()
+            },
             "gallery": gr.update(label=t("examples_label", lang), value=example_items(lang)),
             "disclaimer": footer(lang),
             **{name: gr.update(label=t(key, lang)) for name, key in LABELS.items()},
@@ -216,10 +248,23 @@ LABELS = {
     "upload": "upload_label", "years": "age_years", "months": "age_months", "uploaded": "your_upload",
     "outline": "outline_label", "processed": "model_view_label", "report": "report_label",
     "share_link": "share_link_label", "show_heat": "heatmap_toggle", "chart": "chart_label",
-    "details": "details_label", "language": "language",
+    "details": "details_label", "language": "language", "height_chart": "height_chart_label",
+    "height_box": "height_section",
 }  # fmt: skip
+HEIGHT_BOXES = {"height": "child_height", "mother_height": "mother_height", "father_height": "father_height"}
 BUTTONS = {
     "button": "estimate_button", "report_button": "report_button", "share_button": "share_button",
     "send_link": "send_link",
 }  # fmt: skip
-RELABELLED = ("result", "title", "status", "sex", "gallery", "disclaimer", *LABELS, *BUTTONS)
+RELABELLED = (
+    "result",
+    "title",
+    "status",
+    "sex",
+    "height_unit",
+    *HEIGHT_BOXES,
+    "gallery",
+    "disclaimer",
+    *LABELS,
+    *BUTTONS,
+)

@@ -36,12 +36,18 @@ class Page:
     sex: gr.Radio
     years: gr.Number
     months: gr.Number
+    height_box: gr.Accordion
+    height_unit: gr.Radio
+    height: gr.Textbox
+    mother_height: gr.Textbox
+    father_height: gr.Textbox
     button: gr.Button
     uploaded: gr.Image
     gallery: gr.Gallery
     result: gr.Markdown
     disclaimer: gr.Markdown
     chart: gr.Image
+    height_chart: gr.Image
     report_button: gr.Button
     share_button: gr.Button
     share_link: gr.Textbox
@@ -56,12 +62,18 @@ class Page:
 
     @property
     def form(self) -> list:
-        return [self.upload, self.sex, self.years, self.months, self.language]
+        return [
+            self.upload, self.sex, self.years, self.months, self.language,
+            self.height_unit, self.height, self.mother_height, self.father_height,
+        ]  # fmt: skip
 
     @property
     def answer(self) -> list:
         """What ``Handlers.estimate`` returns, in order."""
-        names = "result outline processed heat chart report_button report share_button share_link send_link summary"
+        names = (
+            "result outline processed heat chart height_chart report_button report share_button share_link "
+            "send_link summary"
+        )
         return [getattr(self, name) for name in names.split()]
 
     @property
@@ -128,6 +140,7 @@ def _form() -> dict:
         with gr.Row():
             years = gr.Number(label=t("age_years", lang), elem_id="age-years", min_width=100)
             months = gr.Number(label=t("age_months", lang), value=0, elem_id="age-months", min_width=100)
+        heights = _height_inputs(lang)
         button = gr.Button(t("estimate_button", lang), variant="primary", elem_id="estimate")
         uploaded = gr.Image(label=t("your_upload", lang), interactive=False, height=240)
         gallery = gr.Gallery(
@@ -135,8 +148,30 @@ def _form() -> dict:
             allow_preview=False, object_fit="contain", interactive=False, elem_id="examples",
         )  # fmt: skip
     return {
-        "upload": upload, "sex": sex, "years": years, "months": months, "button": button,
+        "upload": upload, "sex": sex, "years": years, "months": months, **heights, "button": button,
         "uploaded": uploaded, "gallery": gallery,
+    }  # fmt: skip
+
+
+def _height_inputs(lang: str) -> dict:
+    """The optional heights, folded away: without them the page and the answer are as before.
+
+    Text, not numbers: '132.5', '4 ft 4 in' and "4' 4\"" are all heights (io.inputs.parse_height),
+    and a bad one is explained in the page's language, not refused by the browser in English.
+    """
+    with gr.Accordion(t("height_section", lang), open=False, elem_id="height-box") as height_box:
+        height_unit = gr.Radio(
+            [(t("unit_cm", lang), "cm"), (t("unit_ft_in", lang), "ft_in")], value="cm",
+            label=t("height_units", lang), elem_id="height-unit",
+        )  # fmt: skip
+        boxes = {
+            name: gr.Textbox(label=t(f"{name}_label", lang), placeholder=t("height_placeholder", lang),
+                             elem_id=name.replace("_", "-"), max_lines=1)
+            for name in ("child_height", "mother_height", "father_height")
+        }  # fmt: skip
+    return {
+        "height_box": height_box, "height_unit": height_unit, "height": boxes["child_height"],
+        "mother_height": boxes["mother_height"], "father_height": boxes["father_height"],
     }  # fmt: skip
 
 
@@ -147,6 +182,9 @@ def _result_panel(handlers: Handlers) -> dict:
         result = gr.Markdown(handlers.placeholder(lang), elem_id="result")
         disclaimer = gr.Markdown(footer(lang), elem_id="disclaimer")
         chart = gr.Image(label=t("chart_label", lang), elem_id="chart", height=380, **image)
+        height_chart = gr.Image(
+            label=t("height_chart_label", lang), elem_id="height-chart", height=380, **image
+        )
         report_button = gr.Button(t("report_button", lang), size="sm", elem_id="make-report", visible=False)
         share_button = gr.Button(t("share_button", lang), size="sm", elem_id="share", visible=False)
         share_link = gr.Textbox(
@@ -163,7 +201,8 @@ def _result_panel(handlers: Handlers) -> dict:
         with gr.Accordion(t("details_label", lang), open=False) as details:
             summary = gr.JSON(show_label=False)
     return {
-        "result": result, "disclaimer": disclaimer, "chart": chart, "report_button": report_button,
+        "result": result, "disclaimer": disclaimer, "chart": chart, "height_chart": height_chart,
+        "report_button": report_button,
         "share_button": share_button, "share_link": share_link, "send_link": send_link, "report": report,
         "outline": outline, "processed": processed, "heat": heat, "show_heat": show_heat, "details": details,
         "summary": summary,
@@ -178,7 +217,7 @@ def _wire_page(demo: gr.Blocks, page: Page, handlers: Handlers, on_model: dict) 
     demo.load(None, None, page.years, js="() => null", **private)
     # The browser's language first, then a shared link's result in it.
     demo.load(None, None, page.language, js=BROWSER_LANGUAGE).then(
-        handlers.open_shared, page.language, [page.result, page.chart], **private
+        handlers.open_shared, page.language, [page.result, page.chart, page.height_chart], **private
     )
     page.language.change(
         page.by_component(handlers.relabel), [page.language, page.result], page.texts, **private
@@ -205,12 +244,15 @@ def _wire_page(demo: gr.Blocks, page: Page, handlers: Handlers, on_model: dict) 
 
 
 def _wire_api(upload: gr.File, endpoints: Endpoints, on_model: dict) -> None:
-    """/predict, /report and /heatmap: the upload plus hidden free-text sex, age in months, language."""
+    """/predict, /report and /heatmap: the upload plus hidden free-text sex, age in months, language,
+    then the optional heights and their unit (after the others, so older calls keep working)."""
     inputs = [
         upload,
         gr.Textbox(visible=False),
         gr.Number(visible=False),
         gr.Textbox(value="en", visible=False),
+        *(gr.Textbox(value="", visible=False) for _ in range(3)),
+        gr.Textbox(value="cm", visible=False),
     ]
     for name, handler, output in (
         ("predict", endpoints.predict, gr.JSON(label="result", visible=False)),

@@ -14,6 +14,7 @@ import torch
 from boneage.errors import (
     BoneAgeError,
     InvalidAgeError,
+    InvalidHeightError,
     InvalidImageError,
     InvalidInputError,
     InvalidSexError,
@@ -21,6 +22,7 @@ from boneage.errors import (
     SetupError,
     WeightsIntegrityError,
 )
+from boneage.io.inputs import HeightInputs
 from boneage.predictor import Analysis, BackgroundPredictor, Predictor, analyse
 from boneage.weights import resolve_weights
 from boneage.words import error_message, error_title, t
@@ -83,15 +85,24 @@ class ServedModel:
             log.exception("The model could not be built")
             raise ModelUnavailable() from None
 
-    def analyse(self, file_path, sex, age_months, lang: str, heatmap: bool = False) -> Analysis:
+    def analyse(
+        self,
+        file_path,
+        sex,
+        age_months,
+        lang: str,
+        heatmap: bool = False,
+        heights: HeightInputs | None = None,
+    ) -> Analysis:
         """The library's ``analyse``; a fault that is not the upload's becomes one plain RuntimeError."""
         if not file_path:
             raise NoImage()
         model = self.predictor()
         try:
             return analyse(
-                file_path, sex, age_months, predictor=model, lang=lang, heatmap=heatmap and model is not None
-            )
+                file_path, sex, age_months, predictor=model, lang=lang, heatmap=heatmap and model is not None,
+                heights=heights,
+            )  # fmt: skip
         except BoneAgeError:
             raise
         except Exception as exc:
@@ -112,7 +123,7 @@ def refusal_heading_key(error: Exception) -> str:
     """What a refusal's heading blames: the image, the form, or neither (a link, the server)."""
     if isinstance(error, InvalidImageError):
         return "refused_heading"
-    if isinstance(error, (InvalidAgeError, InvalidSexError, NoImage)):
+    if isinstance(error, (InvalidAgeError, InvalidSexError, InvalidHeightError, NoImage)):
         return "form_heading"
     return "no_result_heading"
 

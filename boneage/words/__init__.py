@@ -125,6 +125,73 @@ def explain_quality(verdict, hand_px: int | None, lang: str = "en") -> str | Non
     return join([sentence, t("caution_original", lang)], lang)
 
 
+def format_height(cm: float, unit: str, lang: str = "en") -> str:
+    """132.08 -> '132.1 cm'; in feet and inches '4 ft 4 in (132.1 cm)', the cm kept beside."""
+    metric = f"{cm:.1f} {t('cm_short', lang)}"
+    if unit != "ft_in":
+        return metric
+    total = round(cm / 2.54)
+    feet, inches = divmod(total, 12)
+    return f"{t('feet_inches', lang, feet=feet, inches=inches)} ({metric})"
+
+
+def height_rows(height, lang: str = "en") -> list[tuple[str, str]]:
+    """(label, value) rows of the height part of a result
+    (:class:`~boneage.meaning.adult_height.HeightAssessment`), for the card and the PDF."""
+    unit = height.inputs.unit
+    rows: list[tuple[str, str]] = []
+    if height.inputs.child is not None:
+        centile = t(
+            "height_centile", lang, centile=_ordinal(height.centile, lang), sds=f"{height.sds:+.1f}",
+            reference=height.reference,
+        )  # fmt: skip
+        rows.append(
+            (t("height_today", lang), f"{format_height(height.inputs.child.cm, unit, lang)}: {centile}")
+        )
+    if (target := height.target) is not None:
+        value = t(
+            "target_value", lang, cm=format_height(target.cm, unit, lang),
+            low=format_height(target.low_cm, unit, lang), high=format_height(target.high_cm, unit, lang),
+        )  # fmt: skip
+        rows.append((t("parents_target", lang), value))
+    if (prediction := height.prediction) is not None:
+        value = t(
+            "predicted_value", lang, cm=format_height(prediction.cm, unit, lang), level=round(100 * prediction.level),
+            low=format_height(prediction.low_cm, unit, lang), high=format_height(prediction.high_cm, unit, lang),
+        )  # fmt: skip
+        rows.append((t("predicted_adult", lang), value))
+    return rows
+
+
+def explain_height(height, lang: str = "en") -> str:
+    """The sentences under the height rows: how the prediction was made and what it is worth, or
+    why there is none."""
+    prediction = height.prediction
+    if prediction is None:
+        return t(f"no_prediction_{height.no_prediction}", lang) if height.no_prediction else ""
+    maturity = t(f"maturity_{prediction.maturity}", lang)
+    sentences = [
+        t("prediction_method", lang, maturity=maturity, percent=f"{prediction.percent_of_adult:.1f}")
+    ]
+    if height.versus_target:
+        sentences.append(t(f"versus_{height.versus_target}", lang))
+    sentences.append(t("height_caveat", lang))
+    return join(sentences, lang)
+
+
+def _ordinal(centile: float, lang: str) -> str:
+    """23.4 -> '23rd' (English) / '23' (the Chinese sentence says 第 … 百分位); <1 and >99 say so."""
+    if centile < 1:
+        return "<1" if lang != "en" else "below the 1st"
+    if centile > 99:
+        return ">99" if lang != "en" else "above the 99th"
+    n = int(round(centile))
+    if lang != "en":
+        return str(n)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def all_characters(lang: str) -> set[str]:
     """Every character the ``lang`` catalogue can print (for the font subset)."""
     text = "".join(CATALOGUES[lang].values()) + "".join(LANGUAGE_NAMES.values()) + GRADIO_UI_TEXT

@@ -266,4 +266,101 @@ MESSAGES: dict[str, str] = {
         "wider to take that in."
     ),
     "caution_original": "For a better estimate, upload the original file (the DICOM or the full-size export).",
+    # Height (optional inputs, the card's height part, the height chart)
+    "height_section": "Height (optional): for the predicted adult height",
+    "height_units": "Units",
+    "unit_cm": "cm",
+    "unit_ft_in": "feet and inches",
+    "child_height_label": "Child's height today",
+    "mother_height_label": "Mother's height",
+    "father_height_label": "Father's height",
+    "height_placeholder": "e.g. 132.5 cm or 4 ft 4 in",
+    "cm_short": "cm",
+    "feet_inches": "{feet} ft {inches} in",
+    "height_heading": "Height",
+    "height_today": "Height today",
+    "height_centile": "{centile} centile for age ({sds} SD on the {reference} charts)",
+    "parents_target": "Parents' target",
+    "target_value": "{cm} (range {low} to {high})",
+    "predicted_adult": "Predicted adult height",
+    "predicted_value": "**{cm}** ({level}% interval {low} to {high})",
+    "prediction_method": (
+        "Bayley–Pinneau, {maturity} table: at this bone age a child has reached about {percent}% "
+        "of their adult height."
+    ),
+    "maturity_average": "average",
+    "maturity_accelerated": "early-maturing (bone age a year or more ahead)",
+    "maturity_retarded": "late-maturing (bone age a year or more behind)",
+    "versus_within": "The predicted adult height is within the parents' target range.",
+    "versus_below": "The predicted adult height is below the parents' target range.",
+    "versus_above": "The predicted adult height is above the parents' target range.",
+    "no_prediction_no_height": "Give the child's height today to see a predicted adult height.",
+    "no_prediction_bone_age_below_tables": (
+        "No adult height is predicted: the Bayley–Pinneau tables start at a bone age of 6 to 7 "
+        "years, and this child's bone age is younger. The parents' target still applies."
+    ),
+    "no_prediction_growth_complete": (
+        "No adult height is predicted: the bone age says growth has finished, so the adult "
+        "height is about today's height."
+    ),
+    "no_prediction_outside_table": (
+        "No adult height is predicted: the Bayley–Pinneau table for a child maturing this way "
+        "ends before this bone age."
+    ),
+    "height_caveat": (
+        "A predicted height is a rough guide, not a promise. The method was built on American "
+        "children born around 1930, and is less reliable when growth or puberty is not "
+        "typical. A doctor can tell you whether it fits your child."
+    ),
+    "height_chart_label": "Height chart",
+    "hchart_title_male": "Height for age — boys (CDC 2000)",
+    "hchart_title_female": "Height for age — girls (CDC 2000)",
+    "hchart_x": "Age (years)",
+    "hchart_y": "Height (cm)",
+    "hchart_centiles": "3rd, 50th and 97th centiles",
+    "hchart_child": "this child today",
+    "hchart_prediction": "predicted adult height (interval)",
+    "hchart_target": "parents' target range",
+    "title_InvalidHeightError": "Check the heights",
+    "error_height_not_number": (
+        "“{value}” is not a height we can read. Type it in cm (for example 132.5) or in feet and "
+        "inches (for example 4 ft 4 in)."
+    ),
+    "error_height_unit_unknown": "“{value}” is not a unit we know: use cm, or ft_in for feet and inches.",
+    "error_child_implausible": (
+        "{cm} cm is far outside the heights of children of this age and sex (more than 5 "
+        "standard deviations away). Please check the number and its unit."
+    ),
+    "error_child_maybe_inches": (
+        "{value} cm would be far too short for a child of this age. Did you mean {value} inches "
+        "({other} cm)? Choose “feet and inches”, or type {other}."
+    ),
+    "error_child_maybe_cm": (
+        "{value} inches ({cm} cm) would be far too tall for a child of this age. Did you mean "
+        "{value} cm? Choose “cm”, or type {value} cm."
+    ),
+    "error_mother_implausible": (
+        "The mother's height, {cm} cm, is outside adult human heights (100 to 250 cm). Please "
+        "check the number and its unit."
+    ),
+    "error_mother_maybe_inches": (
+        "The mother's height, {value} cm, is too short for an adult. Did you mean {value} inches "
+        "({other} cm)? Choose “feet and inches”, or type {other}."
+    ),
+    "error_mother_maybe_cm": (
+        "The mother's height, {value} inches ({cm} cm), is too tall for an adult. Did you mean "
+        "{value} cm? Choose “cm”, or type {value} cm."
+    ),
+    "error_father_implausible": (
+        "The father's height, {cm} cm, is outside adult human heights (100 to 250 cm). Please "
+        "check the number and its unit."
+    ),
+    "error_father_maybe_inches": (
+        "The father's height, {value} cm, is too short for an adult. Did you mean {value} inches "
+        "({other} cm)? Choose “feet and inches”, or type {other}."
+    ),
+    "error_father_maybe_cm": (
+        "The father's height, {value} inches ({cm} cm), is too tall for an adult. Did you mean "
+        "{value} cm? Choose “cm”, or type {value} cm."
+    ),
 }
