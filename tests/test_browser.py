@@ -61,6 +61,7 @@ def test_upload_fill_click_read_result(page, hand_png: Path, tmp_path: Path):
     text = result.inner_text()
     assert "Chronological age" in text and "126 months" in text
     assert page.get_by_text("Not a diagnosis").count() == 1  # once on the page
+    assert "Height" not in text and page.locator("#height-chart img").count() == 0  # none given: as before
     page.locator("#model-view img").wait_for(timeout=30_000)
     # The extras are made on request: the PDF after its button, the heatmap after its switch.
     assert page.locator("#report a").count() == 0
@@ -197,4 +198,43 @@ def test_shared_link_opens_the_result_in_a_fresh_browser(page_url: str, hand_png
         assert "could not give a result" in page.locator("#result").inner_text()  # no image to blame
         page.goto(link[: len(link) - 20])  # cut off when copied
         page.locator("#result").get_by_text("damaged or incomplete").wait_for(timeout=60_000)
+        browser.close()
+
+
+def test_heights_give_a_height_chart_and_a_prediction_that_a_link_keeps(page_url: str, hand_png: Path):
+    """The folded height section, filled in feet and inches: the card gains the height part, the
+    height chart appears, and the shared link opens to both."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(page_url)
+        fill_form(page, hand_png, "Female", "10")
+        page.locator("#height-box").get_by_text("Height (optional)").click()
+        page.get_by_role("radio", name="feet and inches", exact=True).check()
+        page.locator("#child-height input, #child-height textarea").first.fill("4 ft 6 in")
+        page.locator("#mother-height input, #mother-height textarea").first.fill("5 ft 4 in")
+        page.locator("#father-height input, #father-height textarea").first.fill("5 ft 10 in")
+        page.locator("#estimate").click()
+        result = page.locator("#result")
+        result.get_by_role("cell", name="Parents' target").wait_for(timeout=60_000)
+        text = result.inner_text()
+        assert "4 ft 6 in (137.2 cm)" in text and "centile for age" in text
+        assert "Predicted adult height" in text or "No adult height is predicted" in text
+        page.locator("#height-chart img").wait_for(timeout=30_000)
+        page.locator("#share").click()
+        page.wait_for_function(
+            "() => { const e = document.querySelector('#share-link textarea, #share-link input');"
+            " return e && e.value.includes('?result='); }",
+            timeout=60_000,
+        )
+        link = page.locator("#share-link textarea, #share-link input").first.input_value()
+        fresh = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # a phone
+        fresh.goto(link)
+        fresh.locator("#result").get_by_role("cell", name="Parents' target").wait_for(timeout=60_000)
+        assert "4 ft 6 in (137.2 cm)" in fresh.locator("#result").inner_text()
+        fresh.locator("#height-chart img").wait_for(state="attached", timeout=30_000)
+        fresh.locator("#height-chart img").scroll_into_view_if_needed()  # lazy-loaded below the card
+        fresh.locator("#height-chart img").wait_for(timeout=30_000)
         browser.close()
