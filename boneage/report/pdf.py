@@ -79,23 +79,24 @@ def write_report(
     created_line = t("report_created", lang, date=(created or date.today()).isoformat(), version=__version__)
     figure.text(0.07, 0.935, created_line, fontsize=9, color="#555555", **text)
     y = 0.9
-    rows = report_lines(summary, lang) + [
-        (label, value.replace("**", "")) for label, value in height_rows or []
-    ]
-    step = 0.022 if not height_rows else 0.019
-    for label, value in rows:
-        figure.text(0.07, y, label, fontsize=10.5 if not height_rows else 9.5, color="#333333", **text)
-        figure.text(0.40 if not height_rows else 0.33, y, value, fontsize=10.5 if not height_rows else 9.5,
-                    weight=bold, **text)  # fmt: skip
-        y -= step
+    for label, value in report_lines(summary, lang):
+        figure.text(0.07, y, label, fontsize=10.5, color="#333333", **text)
+        figure.text(0.40, y, value, fontsize=10.5, weight=bold, **text)
+        y -= 0.022 if not height_rows else 0.018
+    for label, value in height_rows or []:  # longer values (feet and inches with cm): smaller, wrapped
+        top = y + 0.011  # label and value from the top, so a wrapped value grows downwards
+        figure.text(0.07, top, label, fontsize=10.5, color="#333333", va="top", **text)
+        lines = _wrap(value, lang, 64).splitlines()
+        figure.text(0.40, top, "\n".join(lines), fontsize=9.5, weight=bold, va="top", linespacing=1.3, **text)
+        y -= 0.018 + 0.012 * (len(lines) - 1)
     size = 9.5 if not height_rows else 8.5
     figure.text(0.07, y - 0.005, _wrap(sentence, lang, 115), fontsize=size, va="top", linespacing=1.4, **text)
     chart = figure_rgb(growth_chart(summary["chart"], lang))
     if images.get("height_chart") is None:
         _image(figure, chart, [0.22, 0.40, 0.56, 0.25])
     else:  # the two charts side by side, a little smaller
-        _image(figure, chart, [0.05, 0.38, 0.44, 0.2])
-        _image(figure, images["height_chart"], [0.51, 0.38, 0.44, 0.2])
+        _image(figure, chart, [0.05, 0.372, 0.44, 0.18])
+        _image(figure, images["height_chart"], [0.51, 0.372, 0.44, 0.18])
     _images_row(figure, images, lang, text)
     disclaimer = _wrap(t("disclaimer", lang), lang, 105)
     figure.text(0.07, 0.125, disclaimer, fontsize=9, va="top", linespacing=1.5, **text)
