@@ -60,10 +60,10 @@ def test_ui_handler_shows_the_library_message(case: BadFile, tmp_path: Path, han
     card, *panels, details = handlers.estimate(str(path), "female", 8, 4, "en")
     # One message in the result card; the other panels emptied and hidden (no error badge on each).
     assert str(expected.value) in card and error_title(expected.value) in card
-    # outline, model view, heatmap (its switch decides), chart, report button and file, share
-    # button, link and send button
+    # outline, model view, heatmap (its switch decides), chart, height chart, report button and
+    # file, share button, link and send button
     assert all(panel.get("value") is None for panel in panels)
-    assert [panel.get("visible") for panel in panels] == [False, False, None, *[False] * 6]
+    assert [panel.get("visible") for panel in panels] == [False, False, None, *[False] * 7]
     assert details == {"error": str(expected.value)}
 
 
