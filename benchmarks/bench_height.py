@@ -37,7 +37,7 @@ def main() -> int:
         sex = "male" if sample.male else "female"
         median = reference.height_at(0.0, sample.boneage, sex)  # an atlas plate: its age is its bone age
         plates.append(
-            (sample.path.read_bytes(), sex, sample.age_months, parse_heights(f"{median:.1f}", "165", "180"))
+            (sample.path.read_bytes(), sex, sample.boneage, parse_heights(f"{median:.1f}", "165", "180"))
         )
     times: dict[str, list[float]] = {"without heights": [], "with heights": []}
     predictions = 0
