@@ -101,7 +101,8 @@ def predict_job(predictor, job: Job) -> dict:
                 **height_columns(analysis.height),
             )
         else:
-            months, verdict = predictor.estimate(radiograph.pixels, row["sex"] == "male")
+            male, jpeg = row["sex"] == "male", radiograph.metadata.get("jpeg_quality")
+            months, verdict = predictor.estimate(radiograph.pixels, male, jpeg)
         row.update(
             bone_age_months=round(months, 1),
             quality=verdict.outcome if verdict.outcome == "answer" else f"{verdict.outcome}: {verdict.kind}",

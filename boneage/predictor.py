@@ -7,7 +7,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +158,13 @@ class Analysis:
         return {**self.quality.to_dict(), **measured}
 
 
+def with_file_quality(processed: PreprocessResult, jpeg_quality: int | None) -> PreprocessResult:
+    """The chain's measurements of the pixels, and what the file says of its own compression."""
+    if jpeg_quality is None or processed.quality is None:
+        return processed
+    return replace(processed, quality=processed.quality.with_file(int(jpeg_quality)))
+
+
 def widened(bounds: tuple[float, float], shift_months: float) -> tuple[float, float]:
     """The interval with a further, independent error of ``shift_months`` (its 90th percentile)
     added to its half-width in quadrature, within the bone ages that exist."""
@@ -247,11 +254,14 @@ class Predictor:
         log.info("Serving with %s.", ", ".join(f"{runtime} ({what})" for what, runtime in runtimes.items()))
         return switched
 
-    def estimate(self, pixels: np.ndarray, male: bool) -> tuple[float, QualityVerdict]:
+    def estimate(
+        self, pixels: np.ndarray, male: bool, jpeg_quality: int | None = None
+    ) -> tuple[float, QualityVerdict]:
         """Bone age in months for decoded pixels, and the upload's quality verdict (as the app
-        judges it: an unreadable upload raises :class:`UnreadableUploadError`)."""
+        judges it: an unreadable upload raises :class:`UnreadableUploadError`). ``jpeg_quality``:
+        the file's, when it was a JPEG (``Radiograph.metadata``)."""
         processed = preprocess(pixels, self.chain)
-        verdict = self.judge_quality(processed)
+        verdict = self.judge_quality(with_file_quality(processed, jpeg_quality))
         return float(self.predict_months([processed.image], [male])[0]), verdict
 
     def predict_pixels(self, pixels: np.ndarray, male: bool) -> float:
@@ -282,7 +292,7 @@ class Predictor:
         """
         if self.quality_curves is None or processed.quality is None:
             return GOOD
-        verdict = self.quality_curves.judge(processed.quality)
+        verdict = self.quality_curves.judge(processed.quality, in_field=processed.in_field)
         if verdict.outcome == "refuse":
             code = {"noise": "too_noisy", "compression": "too_compressed", "size": "too_small"}[verdict.kind]
             raise UnreadableUploadError(code, extra_error_months=round(verdict.extra_error_months))
@@ -386,7 +396,9 @@ def analyse(
     radiograph = source if isinstance(source, Radiograph) else load_radiograph(_as_source(source))
     clock.lap("decode")
     chain = predictor.chain if predictor else (chain or Chain.classical())
-    processed = preprocess(radiograph.pixels, chain)
+    processed = with_file_quality(
+        preprocess(radiograph.pixels, chain), radiograph.metadata.get("jpeg_quality")
+    )
     clock.lap("preprocess")
     if predictor is None:
         return Analysis(child_sex, age, radiograph, processed, timing_ms=clock.laps)

@@ -11,7 +11,8 @@ from PIL import Image
 
 from boneage.chain.quality import blockiness, noise_grey_levels
 from boneage.errors import UnreadableUploadError
-from boneage.meaning.quality import QualityCurves, QualityVerdict
+from boneage.io.decode import load_radiograph
+from boneage.meaning.quality import CompressionCurves, QualityCurves, QualityVerdict
 from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
 from conftest import SHARED_DATA
 
@@ -55,18 +56,16 @@ def test_jpeg_blocks_are_measured_and_the_training_films_have_few():
     assert blockiness(cv2.GaussianBlur(film, (0, 0), 2.0)) < 1.2
 
 
+def _points(*rows: tuple[float, float, float]) -> list[dict]:
+    """(measured, extra error, shift p90) rows as a curve's points."""
+    return [{"measured": m, "extra_error_months": e, "shift_p90_months": s} for m, e, s in rows]
+
+
 CURVES = QualityCurves.from_dict(
     {
         "curves": {
-            "noise": [
-                {"measured": 0.3, "extra_error_months": 0.0, "shift_p90_months": 0.0},
-                {"measured": 2.0, "extra_error_months": 2.0, "shift_p90_months": 5.0},
-                {"measured": 8.0, "extra_error_months": 20.0, "shift_p90_months": 40.0},
-            ],
-            "size": [
-                {"measured": -270.0, "extra_error_months": 0.0, "shift_p90_months": 0.0},
-                {"measured": -100.0, "extra_error_months": 5.0, "shift_p90_months": 12.0},
-            ],
+            "noise": _points((0.3, 0.0, 0.0), (2.0, 2.0, 5.0), (8.0, 20.0, 40.0)),
+            "size": _points((-270.0, 0.0, 0.0), (-100.0, 5.0, 12.0)),
         }
     }
 )
@@ -75,6 +74,7 @@ CURVES = QualityCurves.from_dict(
 class _Measured:
     def __init__(self, noise=0.2, block=1.2, hand=270):
         self.noise_grey_levels, self.blockiness, self.hand_px = noise, block, hand
+        self.jpeg_quality = None
 
 
 def test_the_outcome_follows_the_measured_curve():
@@ -89,6 +89,44 @@ def test_the_outcome_follows_the_measured_curve():
     assert (small.outcome, small.kind, small.extra_error_months) == ("caution", "size", 5.0)
     worse = CURVES.judge(_Measured(noise=2.5, hand=100))  # the kind that adds most error decides
     assert worse.kind == "size" or worse.extra_error_months >= small.extra_error_months
+
+
+@pytest.mark.parametrize("quality", [20, 35, 50, 60, 75, 90, 92, 95])
+def test_a_jpegs_quality_is_read_from_its_own_tables(quality):
+    image = (np.random.default_rng(quality).random((64, 80)) * 255).astype(np.uint8)
+    assert load_radiograph(_bytes(image, "JPEG", quality=quality)).metadata["jpeg_quality"] == quality
+    assert "jpeg_quality" not in load_radiograph(_bytes(image)).metadata  # a PNG has none
+
+
+COMPRESSION = CompressionCurves.from_dict(
+    {
+        "reference_hand_px": 270.0,
+        "by_scale": {
+            "1": _points((0.0, 0.0, 0.0), (40.0, 5.0, 20.0), (80.0, 25.0, 60.0)),
+            "4": _points((0.0, 0.0, 0.0), (80.0, 0.5, 2.0)),
+        },
+    }
+)
+
+
+def test_the_same_jpeg_quality_costs_a_large_upload_less():
+    assert COMPRESSION.at(60, 270) == (5.0, 20.0)
+    assert COMPRESSION.at(60, 100) == (5.0, 20.0)  # below the measured sizes: held (size has its own curve)
+    assert COMPRESSION.at(20, 270 * 4) == (0.5, 2.0)
+    assert COMPRESSION.at(20, 270 * 20) == (0.5, 2.0)
+    midway = COMPRESSION.at(20, 270 * 2)[0]  # halfway in log scale between the two sizes
+    assert midway == pytest.approx((25.0 + 0.5) / 2)
+    curves = QualityCurves([], COMPRESSION)
+    small = _Measured(hand=270)
+    small.jpeg_quality = 40
+    verdict = curves.judge(small)
+    assert (verdict.outcome, verdict.kind) == ("refuse", "compression")
+    large = _Measured(hand=270 * 4)
+    large.jpeg_quality = 40
+    assert curves.judge(large).outcome == "answer"
+    png = _Measured(hand=270)
+    png.jpeg_quality = None
+    assert curves.judge(png).outcome == "answer"
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +215,77 @@ def test_a_100_pixel_thumbnail_gets_a_caution_or_a_refusal(handlers, tmp_path, l
     path.write_bytes(_bytes(np.asarray(Image.fromarray(_film()).resize((100, 100), Image.BILINEAR))))
     card, *_ = handlers.estimate(str(path), "male", 8, 4, lang)
     assert any(word in card for word in words)
+
+
+# --- JPEG files, judged by their own quality and their size -----------------------------------
+
+
+@needs_film
+@needs_curves
+def test_a_small_jpeg_is_judged_by_its_quality_and_a_large_one_is_not(shipped, tmp_path):
+    """The same quality-50 JPEG: a caution or a refusal at the films' own 299 px, answered as it
+    is at four times the size (the squash to 299 px averages its blocks away). The RSNA film as
+    shipped (quality 92) is answered without a caution."""
+    if not (SHIPPED.quality or {}).get("compression"):
+        pytest.skip("the shipped manifest has no JPEG curves")
+    film = _film()
+    small, large, original = tmp_path / "small.jpg", tmp_path / "large.jpg", RSNA_FILM
+    small.write_bytes(_bytes(film, "JPEG", quality=50))
+    large.write_bytes(
+        _bytes(np.asarray(Image.fromarray(film).resize((1196, 1196), Image.BICUBIC)), "JPEG", quality=50)
+    )
+    try:
+        verdict = shipped.analyse(small, "male", 100).quality
+        assert (verdict.outcome, verdict.kind) == ("caution", "compression")
+    except UnreadableUploadError as refused:
+        assert refused.code == "too_compressed"
+    assert shipped.analyse(large, "male", 100).quality.outcome == "answer"
+    as_shipped = shipped.analyse(original, "male", 100).to_dict()["quality"]
+    assert as_shipped["outcome"] == "answer" and as_shipped["jpeg_quality"] == 92
+
+
+# --- a second look inside a collimated field ---------------------------------------------------
+
+
+def test_a_collimated_field_is_found_and_a_photograph_has_none():
+    from boneage.chain.gate import collimated_field
+
+    film = np.full((300, 240), 0.05, np.float32)
+    film[40:260, 30:200] = 0.45  # the exposed field
+    film[80:220, 70:160] += 0.3  # something in it
+    assert np.allclose(collimated_field(film), (30, 40, 200, 260), atol=2)  # Otsu on a blurred copy
+    ramp = np.tile(np.linspace(0, 1, 240, dtype=np.float32), (300, 1))
+    assert collimated_field(ramp) is None
+    skimage = pytest.importorskip("skimage.data")
+    assert collimated_field(skimage.camera().astype(np.float32) / 255) is None
+
+
+COLLIMATED_FILM = SHARED_DATA / "rsna-train-299" / "boneage-training-dataset" / "1607.jpg"
+
+
+@pytest.mark.skipif(not COLLIMATED_FILM.is_file(), reason="no rsna-train-299")
+@needs_curves
+@pytest.mark.parametrize("lang, words", [("en", "collimated field"), ("zh-TW", "照射範圍")])
+def test_a_collimated_film_is_read_inside_its_field_with_a_caution(handlers, shipped, lang, words):
+    """RSNA film 1607: a hand in a bright collimation rectangle on a dark surround, which the
+    first look refused ('outline unsure'). It is now read inside the field, and says so."""
+    from boneage.chain.preprocess import _read
+
+    pixels = load_radiograph(COLLIMATED_FILM).pixels
+    with pytest.raises(Exception) as first_look:
+        _read(_formed(pixels, shipped), shipped.chain)
+    assert getattr(first_look.value, "code", None) == "outline_unsure"
+    result = shipped.analyse(COLLIMATED_FILM, "female", 120)
+    assert result.preprocessed.in_field and "collimated field" in result.preprocessed.segmenter
+    if (SHIPPED.quality or {}).get("field"):
+        assert (result.quality.outcome, result.quality.kind) == ("caution", "field")
+        card, *_ = handlers.estimate(str(COLLIMATED_FILM), "female", 10, 0, lang)
+        assert words in card
+
+
+def _formed(pixels, predictor):
+    from boneage.chain.orientation import orient_upright
+    from boneage.chain.source import apply_source_transform
+
+    upright, _ = orient_upright(pixels, predictor.chain.unet)
+    return apply_source_transform(upright, predictor.chain.config.source_transform)

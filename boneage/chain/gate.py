@@ -28,6 +28,13 @@ FRAME_TOLERANCE = 2 / 255
 # A second outline at least this large against the largest is a second hand (both hands on one
 # film): the shipped threshold, chosen on the RSNA films (docs/segmentation.md).
 MAX_SECOND_HAND_RATIO = 0.4
+# A collimated film: the exposed field, a bright rectangle at any angle, on the dark, flat,
+# unexposed surround. When the outline fails on the whole film it is tried again inside the
+# field (boneage.chain.preprocess); these say what counts as one (docs/segmentation.md).
+FIELD_SHARE = (0.08, 0.97)  # of the image
+FIELD_RECTANGULARITY = 0.85  # its area over that of the smallest rectangle around it
+FIELD_STEP = 0.08  # the field's median grey over the surround's, full scale
+FIELD_SURROUND_SD = 0.08  # the surround is flat
 
 
 @dataclass(frozen=True)
@@ -202,3 +209,31 @@ def local_contrast(pixels: np.ndarray, mask: np.ndarray, relative: bool = True) 
         return difference
     low, high = np.percentile(pixels, [1, 99])
     return difference / max(float(high - low), 1e-6)
+
+
+def collimated_field(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1) around a collimated film's exposed field, or None when there is
+    none: the largest region brighter than Otsu's threshold, nearly a rectangle, clearly
+    brighter than a flat surround. Photographs, documents and screens rarely are one."""
+    grey = (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    _, binary = cv2.threshold(cv2.GaussianBlur(grey, (0, 0), 2), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    contour = max(contours, key=cv2.contourArea)
+    area, (height, width) = cv2.contourArea(contour), grey.shape
+    (_, _), (side_a, side_b), _ = cv2.minAreaRect(contour)
+    if not FIELD_SHARE[0] * height * width <= area <= FIELD_SHARE[1] * height * width:
+        return None
+    if area < FIELD_RECTANGULARITY * side_a * side_b:
+        return None
+    field = np.zeros_like(binary)
+    cv2.drawContours(field, [contour], -1, 255, -1)
+    inside, outside = pixels[field > 0], pixels[field == 0]
+    if (
+        float(np.median(inside) - np.median(outside)) < FIELD_STEP
+        or float(np.std(outside)) > FIELD_SURROUND_SD
+    ):
+        return None
+    x, y, w, h = cv2.boundingRect(contour)
+    return x, y, x + w, y + h

@@ -100,3 +100,9 @@ def to_input_pixels(
         int(min(shape[0], round(y1 * scale_y))),
     )
     return full.astype(bool), scaled
+
+
+def stretch_contrast(image: np.ndarray, low: float = 1.0, high: float = 99.5) -> np.ndarray:
+    """``image`` stretched so its ``low`` and ``high`` percentiles span [0, 1]."""
+    bottom, top = np.percentile(image, [low, high])
+    return np.clip((image - bottom) / max(float(top - bottom), 1e-3), 0, 1).astype(np.float32)

@@ -8,6 +8,10 @@ settings (:class:`PreprocessConfig`, stored in its manifest) and owns the networ
     -> intensity normalisation -> CLAHE -> median denoise -> sharpen -> background mask
     -> wrist check (refuse a film cut above the wrist)
 
+When the gate or the wrist check refuses a collimated film (a bright exposed field on a dark
+surround), the same steps are tried once more inside the field, its contrast stretched; a film
+read that way is marked (``in_field``) and answered with a caution.
+
 The pixel steps are in :mod:`boneage.chain.imageops`. A chain whose settings name a network that
 is not installed fails when it is built, never quietly runs another chain.
 """
@@ -15,13 +19,13 @@ is not installed fails when it is built, never quietly runs another chain.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from boneage.chain.config import PreprocessConfig
-from boneage.chain.gate import locate_hand
+from boneage.chain.gate import FoundHand, collimated_field, locate_hand
 from boneage.chain.imageops import (
     apply_clahe,
     bounding_box,
@@ -30,15 +34,16 @@ from boneage.chain.imageops import (
     median_denoise,
     normalise_intensity,
     sharpen,
+    stretch_contrast,
     to_input_pixels,
 )
 from boneage.chain.network import ChainNetwork
-from boneage.chain.orientation import Orientation, orient_upright
+from boneage.chain.orientation import Orientation, normalise_polarity, orient_upright
 from boneage.chain.quality import UploadQuality, assess
 from boneage.chain.source import apply_source_transform
 from boneage.chain.unet import UNetSegmenter
 from boneage.chain.wrist import WristCheck
-from boneage.errors import WristMissingError
+from boneage.errors import NotAHandRadiographError, WristMissingError
 
 __all__ = ["Chain", "PreprocessConfig", "PreprocessResult", "preprocess"]
 
@@ -59,6 +64,25 @@ class PreprocessResult:
     upright: np.ndarray | None = None
     segmenter: str = "classical"  # which segmenter outlined the hand
     quality: UploadQuality | None = None  # noise, JPEG blocks and size, at the source size
+    # The hand was found only on a second look, inside the film's collimated field: answered
+    # with a caution (boneage.meaning.quality).
+    in_field: bool = False
+
+
+# Refusals worth a second look inside a collimated field: the outline's and the wrist check's,
+# which a bright collimation rectangle on a dark surround can mislead; never a second hand or a
+# burnt-out film.
+RETRIED_IN_FIELD = frozenset({"outline_unsure", "no_hand", "no_fingers", "no_contrast", "wrist_missing"})
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """The gate's hand, the crop and the square the model reads."""
+
+    found: FoundHand
+    crop_box: tuple[int, int, int, int]
+    image: np.ndarray
+    mask: np.ndarray
 
 
 class Chain:
@@ -139,6 +163,33 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
         upright = pixels if orientation.changed else None
     input_shape = pixels.shape
     pixels = apply_source_transform(pixels, config.source_transform)
+    try:
+        reading, in_field = _read(pixels, chain), False
+    except NotAHandRadiographError as refusal:
+        reading, in_field = _read_in_field(pixels, chain, refusal), True
+    found, crop_box = reading.found, reading.crop_box
+    source_mask = found.mask
+    if found.pixels.shape != input_shape:
+        source_mask, crop_box = to_input_pixels(source_mask, crop_box, input_shape)
+    quality = assess(found.pixels, crop_box)  # the hand's size in the upload's own pixels
+    return PreprocessResult(
+        image=reading.image,
+        mask=reading.mask,
+        source_mask=source_mask,
+        crop_box=crop_box,
+        hand_fraction=float(found.mask.mean()),
+        inverted=found.inverted,
+        orientation=orientation,
+        upright=upright,
+        segmenter=found.segmenter,
+        quality=quality,
+        in_field=in_field,
+    )
+
+
+def _read(pixels: np.ndarray, chain: Chain) -> _Reading:
+    """The gate, the crop, the square and the wrist check, on the source-transformed image."""
+    config = chain.config
     found = locate_hand(pixels, config, chain.unet)
     crop_box = (
         bounding_box(found.mask, margin=config.crop_margin)
@@ -151,22 +202,36 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
         and (missing := chain.wrist.missing_probability(image)) > chain.wrist.threshold
     ):
         raise WristMissingError(probability=round(missing, 4))
-    source_mask = found.mask
-    if found.pixels.shape != input_shape:
-        source_mask, crop_box = to_input_pixels(source_mask, crop_box, input_shape)
-    quality = assess(found.pixels, crop_box)  # the hand's size in the upload's own pixels
-    return PreprocessResult(
-        image=image,
-        mask=mask,
-        source_mask=source_mask,
-        crop_box=crop_box,
-        hand_fraction=float(found.mask.mean()),
-        inverted=found.inverted,
-        orientation=orientation,
-        upright=upright,
-        segmenter=found.segmenter,
-        quality=quality,
-    )
+    return _Reading(found, crop_box, image, mask)
+
+
+def _read_in_field(pixels: np.ndarray, chain: Chain, refusal: NotAHandRadiographError) -> _Reading:
+    """A second look, inside a collimated film's exposed field, with its contrast stretched.
+
+    A bright collimation rectangle on a dark surround misleads the outline (and then the wrist
+    check) on films a radiologist reads without trouble. Only a refusal of those kinds is
+    retried, only where a field is found (:func:`boneage.chain.gate.collimated_field`), with
+    every check the first look makes; otherwise the first refusal stands. Films the first look
+    accepts never come here, so their answers are unchanged.
+    """
+    if chain.unet is None or refusal.code not in RETRIED_IN_FIELD:
+        raise refusal
+    polar, inverted = normalise_polarity(pixels)
+    if (box := collimated_field(polar)) is None:
+        raise refusal
+    x0, y0, x1, y1 = box
+    try:
+        inner = _read(stretch_contrast(polar[y0:y1, x0:x1]), chain)
+    except NotAHandRadiographError:
+        raise refusal from None
+    mask = np.zeros(polar.shape, bool)
+    mask[y0:y1, x0:x1] = inner.found.mask
+    found = replace(
+        inner.found, pixels=polar, mask=mask, inverted=inverted != inner.found.inverted,
+        segmenter=f"{inner.found.segmenter} in the collimated field",
+    )  # fmt: skip
+    cx0, cy0, cx1, cy1 = inner.crop_box
+    return _Reading(found, (cx0 + x0, cy0 + y0, cx1 + x0, cy1 + y0), inner.image, inner.mask)
 
 
 def _square(

@@ -10,7 +10,10 @@ pixels the chain will stretch:
 - **noise**: the standard deviation of the noise in grey levels, robustly from the median of a
   Laplacian-like filter (Immerkær's mask; the median ignores the film's own edges);
 - **blockiness**: how much larger the steps between pixels are on JPEG's 8-pixel grid than
-  elsewhere (about 1.2 on the training films, which are JPEG quality 92);
+  elsewhere (about 1.2 on the training films, which are JPEG quality 92); reported, not judged:
+  on clean films it overlaps what quality 60-75 gives. A JPEG is judged instead by the quality
+  its own quantisation tables say it was saved at (``jpeg_quality``, read by ``io``), together
+  with its size;
 - **size**: the hand's longer side in the upload's own pixels (the crop box): about 270 in the
   training films; a thumbnail's hand is far smaller, a tight crop's is not.
 
@@ -22,7 +25,7 @@ it into an outcome: answered, answered with a caution and a wider interval, or r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -41,6 +44,13 @@ class UploadQuality:
     noise_grey_levels: float
     blockiness: float
     hand_px: int
+    jpeg_quality: int | None = (
+        None  # the file's own, from its tables (io.pixels.jpeg_quality); None: not a JPEG
+    )
+
+    def with_file(self, jpeg_quality: int | None) -> UploadQuality:
+        """These measurements and what the file says of its compression (the chain sees only pixels)."""
+        return replace(self, jpeg_quality=jpeg_quality)
 
     def to_dict(self) -> dict:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}

@@ -214,12 +214,13 @@ def real_hand_files(data_root: Path, sets: tuple[str, ...] = tuple(REAL_SETS)) -
 
 
 def accepted(data: bytes | Path, chain: Chain) -> tuple[bool, str | None]:
-    """Does the app's path take this file? (False, the reason shown to the user) when not."""
+    """Does the app's path take this file? (False, the reason shown to the user) when not;
+    (True, "in the collimated field") when only the chain's second look found the hand."""
     try:
-        preprocess(load_radiograph(data).pixels, chain)
+        processed = preprocess(load_radiograph(data).pixels, chain)
     except BoneAgeError as exc:
         return False, f"{type(exc).__name__}: {exc}"
-    return True, None
+    return True, "in the collimated field" if processed.in_field else None
 
 
 def measure(
@@ -232,6 +233,7 @@ def measure(
         "false_refusal": {},
         "accepted_non_hands": [],
         "refused_hands": [],
+        "read_in_field": [],
     }
     for case in tqdm(non_hand_cases(seed), desc="non-hand images"):
         ok, _ = accepted(case.data, chain)
@@ -245,6 +247,8 @@ def measure(
             ok, reason = accepted(path, chain)
             row = results["false_refusal"].setdefault(set_name, {"n": 0, "refused": 0})
             row["n"] += 1
+            if ok and reason:
+                results["read_in_field"].append({"set": set_name, "id": path.stem})
             if not ok:
                 row["refused"] += 1
                 results["refused_hands"].append({"set": set_name, "id": path.stem, "reason": reason})
@@ -256,6 +260,33 @@ def measure(
             row["rate"] = round(row[key] / max(row["n"], 1), 4)
     results["seconds"] = round(time.time() - started, 1)
     return results
+
+
+def field_errors(results: dict, data_root: Path, weights: Path | None) -> dict:
+    """How well the films read only inside their collimated field are read: the model's error
+    on each against its label (the RSNA sets have labels), their MAE and the 90th percentile of
+    the absolute error. These set the caution such a film is answered with."""
+    from boneage.predictor import Predictor
+    from boneage.training.data import read_samples
+
+    predictor = Predictor.load(explicit=weights)
+    films = []
+    for set_name in sorted({r["set"] for r in results["read_in_field"]}):
+        try:
+            labels = {s.id: s for s in read_samples(data_root / REAL_SETS[set_name].split("/")[0])}
+        except Exception:  # a set without labels (DatasetError and its kin): nothing to measure
+            continue
+        for row in (r for r in results["read_in_field"] if r["set"] == set_name):
+            sample = labels[row["id"]]
+            months = predictor.predict_pixels(load_radiograph(sample.path).pixels, sample.male)
+            films.append({**row, "error_months": round(months - sample.boneage, 2)})
+    errors = np.abs([f["error_months"] for f in films])
+    return {
+        "n": len(films),
+        "mae_months": round(float(errors.mean()), 2) if films else None,
+        "p90_abs_error_months": round(float(np.percentile(errors, 90)), 2) if films else None,
+        "films": films,
+    }
 
 
 def format_tables(results: dict) -> str:
@@ -285,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"real sets to measure false refusals on (default: all of {', '.join(REAL_SETS)})",
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--manifest", type=Path,
+        help="write the caution for films read inside their collimated field into this manifest.json",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
 
@@ -299,11 +334,30 @@ def main(argv: list[str] | None = None) -> int:
     data_root = args.data_root if args.data_root.is_dir() else None
     results = measure(Chain.load(config), data_root, sets=tuple(s for s in args.sets.split(",") if s))
     results["config"] = {"segmenter": config.segmenter, "correct_pose": config.correct_pose}
+    if data_root is not None and results["read_in_field"]:
+        results["field_errors"] = field_errors(results, data_root, args.weights)
+        if args.manifest:
+            _write_field_caution(args.manifest, results["field_errors"])
     print(format_tables(results))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     return 0
+
+
+def _write_field_caution(path: Path, errors: dict) -> None:
+    """The manifest's quality gains ``field``: the extra error over the model's validation MAE
+    and the 90th percentile of the error, as measured on the films read in their field."""
+    from boneage.weights import Manifest
+
+    manifest = Manifest.load(path)
+    field = {
+        "extra_error_months": round(max(0.0, errors["mae_months"] - manifest.validation_mae), 2),
+        "shift_p90_months": errors["p90_abs_error_months"],
+        "measured_on": errors["n"],
+    }
+    quality = {**(manifest.quality or {}), "field": field}
+    Manifest.from_dict({**manifest.to_dict(), "quality": quality}).save(path)
 
 
 if __name__ == "__main__":

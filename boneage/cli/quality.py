@@ -4,7 +4,8 @@
         --films 200 --out benchmarks/results/quality.json --manifest weights/manifest.json
 
 Validation films are degraded as small uploads are (at the training films' own 299 px): Gaussian
-noise, JPEG compression, and a smaller size (a thumbnail, upscaled again by the chain). Each is
+noise, JPEG compression, and a smaller size (a thumbnail, upscaled again by the chain); JPEG also
+at 2 and 4 times that size, as the same quality costs a larger upload less. Each is
 sent through the served model as an upload would be (PNG or JPEG bytes, decoded, the chain,
 the networks in ONNX Runtime) next to the clean film. Per kind and level the JSON records the
 median of what the chain measured (:mod:`boneage.chain.quality`), the MAE, how much more that is
@@ -33,6 +34,7 @@ from boneage.training.data import read_samples
 
 NOISE_LEVELS = (1, 2, 3, 4, 6, 8, 12)  # grey levels
 JPEG_QUALITIES = (90, 75, 60, 50, 35, 20)
+JPEG_SCALES = (1, 2, 4)  # the upload over the films' own 299 px
 SIDES = (250, 200, 150, 125, 100)  # px, the whole film
 
 
@@ -42,8 +44,13 @@ def _png(film: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def degradations() -> dict[tuple[str, float], object]:
-    """(kind, level) -> film (uint8) and its index -> the upload's bytes."""
+def degradations() -> dict[tuple[str, float, int], object]:
+    """(kind, level, scale) -> film (uint8) and its index -> the upload's bytes.
+
+    JPEG is measured at the films' own size and at 2 and 4 times it (the film enlarged, then
+    compressed): the same blocks are then smaller than the hand's detail, and the chain's squash
+    to 299 px averages them, so the file's quality matters less the larger the upload is.
+    """
 
     def noise(sigma):
         def make(film, index):
@@ -52,10 +59,18 @@ def degradations() -> dict[tuple[str, float], object]:
 
         return make
 
-    def jpeg(quality):
+    def enlarged(film: np.ndarray, scale: int) -> Image.Image:
+        image = Image.fromarray(film)
+        return (
+            image
+            if scale == 1
+            else image.resize((film.shape[1] * scale, film.shape[0] * scale), Image.BICUBIC)
+        )
+
+    def jpeg(quality, scale):
         def make(film, index):
             buffer = io.BytesIO()
-            Image.fromarray(film).save(buffer, "JPEG", quality=quality)
+            enlarged(film, scale).save(buffer, "JPEG", quality=quality)
             return buffer.getvalue()
 
         return make
@@ -65,37 +80,47 @@ def degradations() -> dict[tuple[str, float], object]:
             np.asarray(Image.fromarray(film).resize((side, side), Image.BILINEAR))
         )
 
-    cases = {("clean", 0): lambda film, index: _png(film)}
-    cases |= {("noise", s): noise(s) for s in NOISE_LEVELS}
-    cases |= {("compression", q): jpeg(q) for q in JPEG_QUALITIES}
-    cases |= {("size", side): small(side) for side in SIDES}
+    cases = {("clean", 0, 1): lambda film, index: _png(film)}
+    cases |= {("noise", s, 1): noise(s) for s in NOISE_LEVELS}
+    cases |= {("size", side, 1): small(side) for side in SIDES}
+    for scale in JPEG_SCALES:
+        if scale > 1:  # the clean film at this size: what its compressed copies are compared with
+            cases[("clean", 0, scale)] = lambda film, index, scale=scale: _png(
+                np.asarray(enlarged(film, scale))
+            )
+        cases |= {("compression", q, scale): jpeg(q, scale) for q in JPEG_QUALITIES}
     return cases
 
 
 def measure(predictor, samples, cases) -> list[dict]:
-    """One row per (kind, level): measurements, MAE, extra error, shift p90, refused."""
-    clean: dict[str, float] = {}
+    """One row per (kind, level, scale): measurements, MAE, extra error, shift p90, refused.
+
+    The extra error and the shift are against the clean film at the same scale."""
+    clean: dict[tuple[int, str], float] = {}
     rows = []
-    for (kind, level), make in cases.items():
-        errors, shifts, measured, refused = [], [], [], 0
-        for index, sample in enumerate(tqdm(samples, desc=f"{kind} {level}", leave=False)):
+    for (kind, level, scale), make in cases.items():
+        errors, shifts, measured, qualities, refused = [], [], [], [], 0
+        for index, sample in enumerate(tqdm(samples, desc=f"{kind} {level} x{scale}", leave=False)):
             film = np.asarray(Image.open(sample.path).convert("L"))
             try:
-                processed = preprocess(load_radiograph(make(film, index)).pixels, predictor.chain)
+                radiograph = load_radiograph(make(film, index))
+                processed = preprocess(radiograph.pixels, predictor.chain)
             except BoneAgeError:
                 refused += 1
                 continue
             months = float(predictor.predict_months([processed.image], [sample.male])[0])
             if kind == "clean":
-                clean[sample.id] = months
-            elif sample.id in clean:
-                shifts.append(abs(months - clean[sample.id]))
+                clean[(scale, sample.id)] = months
+            elif (scale, sample.id) in clean:
+                shifts.append(abs(months - clean[(scale, sample.id)]))
             errors.append(abs(months - sample.boneage))
             measured.append(processed.quality)
-        rows.append(_row(kind, level, errors, shifts, measured, refused))
-    base = rows[0]["mae_months"]
+            qualities.append(radiograph.metadata.get("jpeg_quality"))
+        rows.append({**_row(kind, level, errors, shifts, measured, refused), "scale": scale,
+                     "jpeg_quality": qualities[0] if qualities else None})  # fmt: skip
+    base = {row["scale"]: row["mae_months"] for row in rows if row["kind"] == "clean"}
     for row in rows:
-        row["extra_error_months"] = round(row["mae_months"] - base, 2)
+        row["extra_error_months"] = round(row["mae_months"] - base[row["scale"]], 2)
     return rows
 
 
@@ -130,8 +155,10 @@ def clean_floors(folders: list[Path], chain) -> dict[str, float]:
     return {kind: max(getattr(q, MEASURES[kind]) for q in measured) for kind in ("noise", "compression")}
 
 
-# The kinds the served model judges by. JPEG blocks are measured and reported, not judged: on
-# clean validation films the blockiness overlaps what quality 60-75 gives (history: quality).
+# The kinds the served model judges by their measurement. JPEG blocks are measured and reported,
+# not judged: on clean validation films the blockiness overlaps what quality 60-75 gives
+# (history: quality). A JPEG is judged by its file's own quality and its size instead
+# (compression_curves).
 JUDGED = ("noise", "size")
 
 
@@ -162,7 +189,32 @@ def curves(rows: list[dict], floors: dict[str, float] | None = None, kinds: tupl
             }
             for r, e, s in zip(points, extra, shift, strict=True)
         ]
-    return {"curves": result, "measured_on": clean["n"]}
+    record = {"curves": result, "measured_on": clean["n"]}
+    if any(r["kind"] == "compression" and "scale" in r for r in rows):
+        record["compression"] = compression_curves(rows)
+    return record
+
+
+def compression_curves(rows: list[dict]) -> dict:
+    """Per scale, from an uncompressed file on: 100 - the file's quality -> extra error, shift.
+
+    Each scale's rows are measured against the clean film at that scale; as for the other
+    kinds, the extra error never falls as the quality does.
+    """
+    clean = next(r for r in rows if r["kind"] == "clean" and r.get("scale", 1) == 1)
+    by_scale = {}
+    for scale in sorted({r["scale"] for r in rows if r["kind"] == "compression"}):
+        points = sorted(
+            (r for r in rows if r["kind"] == "compression" and r["scale"] == scale), key=lambda r: -r["level"]
+        )
+        measured = [0.0] + [100.0 - r["jpeg_quality"] for r in points]
+        extra = np.maximum.accumulate([0.0] + [max(0.0, r["extra_error_months"]) for r in points])
+        shift = np.maximum.accumulate([0.0] + [r["shift_p90_months"] for r in points])
+        by_scale[str(scale)] = [
+            {"measured": m, "extra_error_months": round(float(e), 2), "shift_p90_months": round(float(s), 2)}
+            for m, e, s in zip(measured, extra, shift, strict=True)
+        ]
+    return {"reference_hand_px": clean["hand_px"], "by_scale": by_scale}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.manifest:
         manifest = Manifest.load(args.manifest)
-        Manifest.from_dict({**manifest.to_dict(), "quality": record}).save(args.manifest)
+        # Other measurements of the same record (``field``: boneage.cli.gate_eval) are kept.
+        quality = {**(manifest.quality or {}), **record}
+        Manifest.from_dict({**manifest.to_dict(), "quality": quality}).save(args.manifest)
     print(f"written to {args.out}")
     return 0
 

@@ -24,6 +24,7 @@ from boneage.io.pixels import (
     check_not_empty,
     check_pixel_count,
     colour_to_gray,
+    jpeg_quality,
     rescale_to_unit,
 )
 
@@ -80,6 +81,7 @@ def _decode_raster(data: bytes, *, max_pixels: int) -> Radiograph:
         check_pixel_count(*image.size, max_pixels=max_pixels)
         image.load()
         fmt = image.format or "unknown"
+        quantization = getattr(image, "quantization", None) if fmt == "JPEG" else None
         image = ImageOps.exif_transpose(image)
     except ImageTooLargeError:
         raise
@@ -89,7 +91,12 @@ def _decode_raster(data: bytes, *, max_pixels: int) -> Radiograph:
         raise InvalidImageError("not_an_image") from exc
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
-    return Radiograph(pixels=_to_gray_float(image), source_format=fmt, bit_depth=_bit_depth(image))
+    # How coarsely a JPEG was compressed, from its own tables: a small upload is judged by it
+    # (boneage.meaning.quality). Read before exif_transpose, which may return a copy without them.
+    metadata = {"jpeg_quality": quality} if (quality := jpeg_quality(quantization)) is not None else {}
+    return Radiograph(
+        pixels=_to_gray_float(image), source_format=fmt, bit_depth=_bit_depth(image), metadata=metadata
+    )
 
 
 def _bit_depth(image: Image.Image) -> int:

@@ -89,3 +89,23 @@ def check_not_empty(pixels: np.ndarray) -> None:
         raise EmptyImageError("image_black")
     if float(sample.std()) < 0.01:
         raise EmptyImageError("image_blank")
+
+
+# The JPEG standard's example luminance quantisation table (Annex K), which the IJG library and
+# Pillow scale by the quality setting. Only its sum is needed: the scale is the same everywhere.
+_IJG_LUMINANCE_SUM = 3688
+
+
+def jpeg_quality(quantization: dict | None) -> int | None:
+    """The quality (1-100, as the IJG library and Pillow count it) a JPEG was saved at, from its
+    luminance quantisation table; None when there is none.
+
+    Encoders that use other tables (cameras, some editors) get the IJG quality whose table is as
+    coarse on average, which is what matters here: how much detail the blocks threw away.
+    """
+    if not quantization:
+        return None
+    table = quantization.get(0) or next(iter(quantization.values()))
+    scale = 100.0 * float(sum(table)) / _IJG_LUMINANCE_SUM  # IJG: 5000/q below 50, 200 - 2q above
+    quality = 5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0
+    return int(round(min(100.0, max(1.0, quality))))

@@ -1,7 +1,7 @@
 """What an upload's quality does to its bone age: measured curves, and the outcome they give.
 
 ``python -m boneage.cli.quality`` degrades validation films the way small uploads are degraded
-(Gaussian noise, JPEG compression, a small size), runs each through the served model and
+(Gaussian noise, JPEG compression at three sizes, a small size), runs each through the served model and
 records, per kind and level, what the chain measured (:mod:`boneage.chain.quality`) and how much
 farther from the truth the bone age went: the mean extra error, and the 90th percentile of how
 far each film's answer moved. These curves (``weights/quality.json``, beside the model they were
@@ -26,7 +26,9 @@ Outcome = Literal["answer", "caution", "refuse"]
 ANSWER_WITHIN_MONTHS = 1.0
 # Beyond this much extra error, about the model's own typical error, nothing useful is left.
 REFUSE_BEYOND_MONTHS = 6.0
-# The kinds, and which measurement places an upload on each one's curve.
+# The kinds, and which measurement places an upload on each one's curve. JPEG compression is
+# judged by the file's own quality and its size instead (CompressionCurves); its blockiness is
+# measured and reported.
 MEASURES = {"noise": "noise_grey_levels", "compression": "blockiness", "size": "hand_px"}
 
 
@@ -70,33 +72,87 @@ class QualityVerdict:
 GOOD = QualityVerdict("answer", "good", 0.0, 0.0)
 
 
+@dataclass(frozen=True)
+class CompressionCurves:
+    """A JPEG's quality -> extra error, measured at several upload sizes.
+
+    The same quality costs a small upload much more than a large one: the chain squashes every
+    upload to 299 px, which averages a large upload's 8-pixel blocks away. So the curves are
+    measured at the films' own size and at 2 and 4 times it (``scales``, the hand's size over
+    ``reference_hand_px``), and an upload between two is placed between them on a log scale,
+    held at the ends.
+    """
+
+    reference_hand_px: float
+    scales: tuple[float, ...]  # increasing
+    curves: tuple[Curve, ...]  # measured: 100 - quality
+
+    @classmethod
+    def from_dict(cls, record: dict) -> CompressionCurves:
+        by_scale = sorted((float(scale), points) for scale, points in record["by_scale"].items())
+        curves = tuple(_curve("compression", points) for _, points in by_scale)
+        return cls(float(record["reference_hand_px"]), tuple(s for s, _ in by_scale), curves)
+
+    def at(self, jpeg_quality: int, hand_px: float) -> tuple[float, float]:
+        position = np.log2(max(float(hand_px), 1.0) / self.reference_hand_px)
+        values = [curve.at(100.0 - jpeg_quality) for curve in self.curves]
+        scales = np.log2(self.scales)
+        return (
+            float(np.interp(position, scales, [v[0] for v in values])),
+            float(np.interp(position, scales, [v[1] for v in values])),
+        )
+
+
+def _curve(kind: str, points: list[dict]) -> Curve:
+    ordered = sorted(points, key=lambda p: p["measured"])
+    return Curve(
+        kind,
+        tuple(p["measured"] for p in ordered),
+        tuple(p["extra_error_months"] for p in ordered),
+        tuple(p["shift_p90_months"] for p in ordered),
+    )
+
+
 class QualityCurves:
     """The curves of one model (``weights/quality.json``, written by ``boneage.cli.quality``)."""
 
-    def __init__(self, curves: list[Curve]):
+    def __init__(
+        self,
+        curves: list[Curve],
+        compression: CompressionCurves | None = None,
+        field: tuple[float, float] | None = None,
+    ):
         self.curves = {curve.kind: curve for curve in curves}
+        self.compression = compression
+        # Films whose hand was found only inside their collimated field (boneage.chain.preprocess):
+        # the extra error and the shift measured on such films (boneage.cli.gate_eval).
+        self.field = field
 
     @classmethod
     def from_dict(cls, record: dict) -> QualityCurves:
-        curves = []
-        for kind, points in record["curves"].items():
-            ordered = sorted(points, key=lambda p: p["measured"])
-            curves.append(
-                Curve(
-                    kind,
-                    tuple(p["measured"] for p in ordered),
-                    tuple(p["extra_error_months"] for p in ordered),
-                    tuple(p["shift_p90_months"] for p in ordered),
-                )
-            )
-        return cls(curves)
+        curves = [_curve(kind, points) for kind, points in record["curves"].items()]
+        compression = record.get("compression")
+        field = record.get("field")
+        return cls(
+            curves,
+            CompressionCurves.from_dict(compression) if compression else None,
+            (float(field["extra_error_months"]), float(field["shift_p90_months"])) if field else None,
+        )
 
-    def judge(self, quality) -> QualityVerdict:
-        """The outcome for an upload's measurements (:class:`boneage.chain.quality.UploadQuality`)."""
+    def judge(self, quality, in_field: bool = False) -> QualityVerdict:
+        """The outcome for an upload's measurements (:class:`boneage.chain.quality.UploadQuality`);
+        ``in_field``: its hand was found only inside its collimated field, which is answered with
+        a caution at least (the second look is kept only where it reads within a caution)."""
         worst = GOOD
+        if in_field and self.field is not None:
+            worst = QualityVerdict("caution", "field", *self.field)
+        found = {}
         for kind, curve in self.curves.items():
             value = float(getattr(quality, MEASURES[kind]))
-            extra, shift = curve.at(-value if kind == "size" else value)
+            found[kind] = curve.at(-value if kind == "size" else value)
+        if self.compression is not None and getattr(quality, "jpeg_quality", None) is not None:
+            found["compression"] = self.compression.at(quality.jpeg_quality, quality.hand_px)
+        for kind, (extra, shift) in found.items():
             if extra > worst.extra_error_months:
                 worst = QualityVerdict(_outcome(extra), kind, extra, shift)
         return (

@@ -118,10 +118,14 @@ def explain_quality(verdict, hand_px: int | None, lang: str = "en") -> str | Non
     sentence = t(
         f"caution_{verdict.kind}",
         lang,
-        extra=f"{verdict.extra_error_months:.0f}",
+        extra=f"{verdict.extra_error_months:.1f}"
+        if verdict.kind == "field"
+        else f"{verdict.extra_error_months:.0f}",
         shift=f"{verdict.shift_p90_months:.0f}",
         side=hand_px,
     )
+    if verdict.kind == "field":  # not the file's fault: the film's own frame
+        return sentence
     return join([sentence, t("caution_original", lang)], lang)
 
 

@@ -265,6 +265,11 @@ MESSAGES: dict[str, str] = {
         "{extra} months more than usual (9 in 10 moved by less than {shift} months), so the interval is "
         "wider to take that in."
     ),
+    "caution_field": (
+        "The hand was found only on a second look, inside the film's collimated field (the "
+        "bright rectangle). Films read this way were on average {extra} months less accurate, so "
+        "the interval is wider."
+    ),
     "caution_original": "For a better estimate, upload the original file (the DICOM or the full-size export).",
     # Height (optional inputs, the card's height part, the height chart)
     "height_section": "Height (optional): for the predicted adult height",
