@@ -35,6 +35,10 @@ FIELD_SHARE = (0.08, 0.97)  # of the image
 FIELD_RECTANGULARITY = 0.85  # its area over that of the smallest rectangle around it
 FIELD_STEP = 0.08  # the field's median grey over the surround's, full scale
 FIELD_SURROUND_SD = 0.08  # the surround is flat
+# The field's longer side in the upload's own pixels: smaller fields are not read a second time.
+# On 100 px films the second look was far off (docs/segmentation.md), as the size curve of
+# boneage.meaning.quality would predict for so few pixels.
+FIELD_MIN_SIDE_PX = 150
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from boneage.chain.config import PreprocessConfig
-from boneage.chain.gate import FoundHand, collimated_field, locate_hand
+from boneage.chain.gate import FIELD_MIN_SIDE_PX, FoundHand, collimated_field, locate_hand
 from boneage.chain.imageops import (
     apply_clahe,
     bounding_box,
@@ -166,7 +166,7 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
     try:
         reading, in_field = _read(pixels, chain), False
     except NotAHandRadiographError as refusal:
-        reading, in_field = _read_in_field(pixels, chain, refusal), True
+        reading, in_field = _read_in_field(pixels, chain, refusal, input_shape), True
     found, crop_box = reading.found, reading.crop_box
     source_mask = found.mask
     if found.pixels.shape != input_shape:
@@ -205,12 +205,15 @@ def _read(pixels: np.ndarray, chain: Chain) -> _Reading:
     return _Reading(found, crop_box, image, mask)
 
 
-def _read_in_field(pixels: np.ndarray, chain: Chain, refusal: NotAHandRadiographError) -> _Reading:
+def _read_in_field(
+    pixels: np.ndarray, chain: Chain, refusal: NotAHandRadiographError, input_shape: tuple[int, ...]
+) -> _Reading:
     """A second look, inside a collimated film's exposed field, with its contrast stretched.
 
     A bright collimation rectangle on a dark surround misleads the outline (and then the wrist
     check) on films a radiologist reads without trouble. Only a refusal of those kinds is
-    retried, only where a field is found (:func:`boneage.chain.gate.collimated_field`), with
+    retried, only where a field is found (:func:`boneage.chain.gate.collimated_field`) at least
+    ``FIELD_MIN_SIDE_PX`` of the upload's pixels long, with
     every check the first look makes; otherwise the first refusal stands. Films the first look
     accepts never come here, so their answers are unchanged.
     """
@@ -220,6 +223,9 @@ def _read_in_field(pixels: np.ndarray, chain: Chain, refusal: NotAHandRadiograph
     if (box := collimated_field(polar)) is None:
         raise refusal
     x0, y0, x1, y1 = box
+    side = max((x1 - x0) * input_shape[1] / pixels.shape[1], (y1 - y0) * input_shape[0] / pixels.shape[0])
+    if side < FIELD_MIN_SIDE_PX:  # too few of the upload's own pixels to read the hand well
+        raise refusal
     try:
         inner = _read(stretch_contrast(polar[y0:y1, x0:x1]), chain)
     except NotAHandRadiographError:
