@@ -92,7 +92,7 @@ class NotAHandRadiographError(InvalidImageError):
         "colour_photo",  # chroma
         "no_hand",  # hand_share
         "outline_unsure",  # confidence
-        "no_fingers",  # solidity
+        "no_fingers",  # solidity; or finger_gaps and confidence
         "two_hands",  # ratio
         "over_exposed",  # saturated_share
         "no_contrast",  # contrast, contrast_full_scale
@@ -106,7 +106,12 @@ class UnreadableUploadError(InvalidImageError):
     (boneage.meaning.quality). The message asks for the original file.
     """
 
-    codes = ("too_noisy", "too_compressed", "too_small")  # extra_error_months
+    codes = (
+        "too_noisy",  # extra_error_months
+        "too_compressed",  # extra_error_months
+        "too_small",  # extra_error_months
+        "film_too_small",  # side: the film is a small part of the image (a collimated field)
+    )
 
 
 class WristMissingError(NotAHandRadiographError):

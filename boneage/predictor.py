@@ -292,7 +292,7 @@ class Predictor:
         """
         if self.quality_curves is None or processed.quality is None:
             return GOOD
-        verdict = self.quality_curves.judge(processed.quality, in_field=processed.in_field)
+        verdict = self.quality_curves.judge(processed.quality, second_look=processed.second_look)
         if verdict.outcome == "refuse":
             code = {"noise": "too_noisy", "compression": "too_compressed", "size": "too_small"}[verdict.kind]
             raise UnreadableUploadError(code, extra_error_months=round(verdict.extra_error_months))

@@ -103,9 +103,11 @@ def test_batch_predict_needs_a_sex(trained_weights: Path, tmp_path: Path):
 
 
 def test_robustness_leaves_out_a_plate_refused_as_it_is():
-    """A plate with no clean bone age cannot show a shift: it is listed, and the others measured."""
+    """A plate with no clean bone age cannot show a shift: it is listed, and the others measured,
+    each kind with its three outcomes."""
     from boneage.cli.robustness import TRANSFORMS, measure
     from boneage.errors import NotAHandRadiographError
+    from boneage.meaning.quality import QualityVerdict
 
     class Brightness:  # bone age from mean brightness; a dark plate is refused as the chain would
         def predict_pixels(self, pixels, male):
@@ -113,11 +115,22 @@ def test_robustness_leaves_out_a_plate_refused_as_it_is():
                 raise NotAHandRadiographError("no_hand")
             return 100.0 * float(pixels.mean())
 
-    grey = np.full((64, 48), 0.5, np.float32)
-    images = [("bright", grey, True), ("dark", np.zeros_like(grey), False)]
+        def estimate(self, pixels, male, jpeg_quality=None):  # small or compressed: a caution
+            doubtful = max(pixels.shape) < 120 or (jpeg_quality or 100) < 60
+            verdict = QualityVerdict(
+                "caution" if doubtful else "answer", "size" if doubtful else "good", 0, 0
+            )
+            return self.predict_pixels(pixels, male), verdict
+
+    ramp = np.tile(np.linspace(0.3, 0.7, 240, dtype=np.float32), (300, 1))
+    images = [("bright", ramp, True), ("dark", np.zeros_like(ramp), False)]
     rows, clean_refused = measure(Brightness(), images)
     assert clean_refused == [{"id": "dark", "reason": str(NotAHandRadiographError("no_hand"))}]
     assert set(rows) == set(TRANSFORMS)
-    assert all(row["n"] == 1 for row in rows.values())
+    assert all(
+        row["n"] == 1 and row["answered"] + row["cautioned"] + row["refused"] == 1 for row in rows.values()
+    )
     assert rows["right hand (mirrored)"]["mean_abs_shift_months"] == pytest.approx(0.0, abs=1e-4)
     assert rows["wide white border"]["mean_shift_months"] > 0  # a brighter frame, a higher "bone age"
+    assert rows["shrunk to 100 px"]["cautions"] == {"size": 1} and rows["JPEG quality 20"]["cautioned"] == 1
+    assert rows["shrunk to 200 px"]["answered"] == 1 and rows["JPEG quality 75"]["answered"] == 1

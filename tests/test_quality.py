@@ -253,11 +253,31 @@ def test_a_collimated_field_is_found_and_a_photograph_has_none():
     film = np.full((300, 240), 0.05, np.float32)
     film[40:260, 30:200] = 0.45  # the exposed field
     film[80:220, 70:160] += 0.3  # something in it
-    assert np.allclose(collimated_field(film), (30, 40, 200, 260), atol=2)  # Otsu on a blurred copy
+    field = collimated_field(film)
+    assert np.allclose(field.bounds, (30, 40, 200, 260), atol=2)  # Otsu on a blurred copy
+    assert abs(field.degrees) < 1 and len(views := list(field.views(film))) == 1  # no turn: one view
+    assert views[0].shape == pytest.approx((220, 170), abs=3)
     ramp = np.tile(np.linspace(0, 1, 240, dtype=np.float32), (300, 1))
     assert collimated_field(ramp) is None
     skimage = pytest.importorskip("skimage.data")
     assert collimated_field(skimage.camera().astype(np.float32) / 255) is None
+
+
+@pytest.mark.parametrize("degrees", [25.0, -38.0, 70.0])
+def test_a_turned_field_is_cut_out_square_without_its_surround(degrees):
+    """A film lying turned on the scanner: the field is found at its angle (the smaller of the
+    two ways to name it) and cut out turned square, with none of the dark surround."""
+    from boneage.chain.gate import collimated_field
+
+    film = np.full((420, 420), 0.05, np.float32)
+    corners = cv2.boxPoints(((210, 200), (180, 250), degrees)).astype(np.int32)
+    cv2.fillPoly(film, [corners], 0.5)
+    field = collimated_field(film)
+    turn = (degrees + 45) % 90 - 45
+    assert abs(field.degrees - turn) < 1.5 and sorted(field.size) == pytest.approx([180, 250], abs=4)
+    box, cut = list(field.views(film))
+    assert (box == 0.05).mean() > 0.15  # the box around a turned field keeps surround corners
+    assert cut.min() > 0.4 and sorted(cut.shape) == pytest.approx([175, 243], abs=5)
 
 
 COLLIMATED_FILM = SHARED_DATA / "rsna-train-299" / "boneage-training-dataset" / "1607.jpg"
@@ -276,8 +296,8 @@ def test_a_collimated_film_is_read_inside_its_field_with_a_caution(handlers, shi
         _read(_formed(pixels, shipped), shipped.chain)
     assert getattr(first_look.value, "code", None) == "outline_unsure"
     result = shipped.analyse(COLLIMATED_FILM, "female", 120)
-    assert result.preprocessed.in_field and "collimated field" in result.preprocessed.segmenter
-    if (SHIPPED.quality or {}).get("field"):
+    assert result.preprocessed.second_look == "field" and "collimated field" in result.preprocessed.segmenter
+    if (SHIPPED.quality or {}).get("second_look"):
         assert (result.quality.outcome, result.quality.kind) == ("caution", "field")
         card, *_ = handlers.estimate(str(COLLIMATED_FILM), "female", 10, 0, lang)
         assert words in card
@@ -289,3 +309,59 @@ def _formed(pixels, predictor):
 
     upright, _ = orient_upright(pixels, predictor.chain.unet)
     return apply_source_transform(upright, predictor.chain.config.source_transform)
+
+
+TURNED_FILMS = {
+    "2626": "a film lying at 45 degrees, its corners off the image",
+    "3583": "a film turned 30 degrees in a black frame, faint",
+    "1799": "a field only a little brighter than its surround",
+}
+
+
+@needs_curves
+@pytest.mark.parametrize("film_id", sorted(TURNED_FILMS))
+def test_a_turned_or_faint_field_is_read_with_a_caution(shipped, film_id):
+    """RSNA films the second look refused while it read only the box around a field, with the
+    chain's pose left on the whole image: now it cuts the field out and runs the whole chain."""
+    path = COLLIMATED_FILM.with_name(f"{film_id}.jpg")
+    if not path.is_file():
+        pytest.skip("no rsna-train-299")
+    result = shipped.analyse(path, "female", 120)
+    assert result.preprocessed.second_look == "field", TURNED_FILMS[film_id]
+    assert result.preprocessed.upright is not None  # the outline is drawn on the field as read
+    assert result.preprocessed.source_mask.shape == result.preprocessed.upright.shape
+    if (SHIPPED.quality or {}).get("second_look"):
+        assert (result.quality.outcome, result.quality.kind) == ("caution", "field")
+
+
+@pytest.mark.parametrize("lang, words", [("en", "small part of this image"), ("zh-TW", "只佔一小部分")])
+def test_a_film_too_small_in_its_image_is_refused_with_what_to_upload(handlers, shipped, lang, words):
+    """RSNA film 3145: a film about 128 px long pasted on a black canvas. The first look found
+    no confident outline; the second look finds the film, too small to read, and says so."""
+    path = COLLIMATED_FILM.with_name("3145.jpg")
+    if not path.is_file():
+        pytest.skip("no rsna-train-299")
+    with pytest.raises(UnreadableUploadError) as caught:
+        shipped.analyse(path, "male", 100)
+    assert caught.value.code == "film_too_small" and 110 < caught.value.params["side"] < 150
+    card, *_panels, details = handlers.estimate(str(path), "male", 8, 4, lang)
+    assert words in card and "error" in details
+
+
+ATLAS_M24 = SHARED_DATA / "atlas-pedrad" / "images" / "M24.png"
+
+
+@pytest.mark.skipif(not ATLAS_M24.is_file(), reason="no atlas-pedrad")
+@needs_curves
+@pytest.mark.parametrize("lang, words", [("en", "margin added around the image"), ("zh-TW", "加上邊框")])
+def test_a_hand_cropped_to_its_fingertips_is_read_with_a_margin_and_a_caution(handlers, shipped, lang, words):
+    """Atlas plate M24, cropped so close that the fingers touch the top edge: the U-Net's
+    outline was unsure (0.905), and the plate refused. With a margin of its own background
+    around it, the outline is sure, and the plate answered with a caution that says why."""
+    result = shipped.analyse(ATLAS_M24, "male", 160)
+    assert result.preprocessed.second_look == "margin"
+    assert result.preprocessed.segmenter == "unet with a margin around the image"
+    if (SHIPPED.quality or {}).get("second_look"):
+        assert (result.quality.outcome, result.quality.kind) == ("caution", "margin")
+        card, *_ = handlers.estimate(str(ATLAS_M24), "male", 13, 4, lang)
+        assert words in card

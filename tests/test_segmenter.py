@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from boneage.chain.gate import film_area, second_hand_ratio
+from boneage.chain.gate import FoundHand, doubtful_fingers, film_area, finger_gaps, second_hand_ratio
 from boneage.chain.orientation import (
     Orientation,
     nearest_quarter_turns,
@@ -26,7 +26,14 @@ from boneage.chain.unet import (
     letterbox_for_unet,
     unletterbox,
 )
-from boneage.cli.gate_eval import accepted, document_cases, generated_cases, non_hand_cases
+from boneage.cli.gate_eval import (
+    accepted,
+    document_cases,
+    generated_cases,
+    medical_cases,
+    non_hand_cases,
+    texture_crop_cases,
+)
 from boneage.cli.robustness import both_hands
 from boneage.errors import ModelNotInstalledError, NotAHandRadiographError, WeightsIntegrityError
 from boneage.io.decode import load_radiograph
@@ -304,7 +311,69 @@ def test_broken_segmenter_weights_are_an_error_too(tmp_path, monkeypatch):
         Chain.load(PreprocessConfig(size=64, segmenter="unet", check_wrist=False))
 
 
+def _drawn_hand(fingers: int = 5) -> np.ndarray:
+    """A hand-shaped mask: a palm and the first ``fingers`` of thumb and four fingers, spread."""
+    mask = np.zeros((300, 260), np.uint8)
+    cv2.ellipse(mask, (130, 215), (55, 50), 0, 0, 360, 1, -1)
+    tips = [(20, 150), (60, 40), (115, 15), (170, 30), (225, 80)]
+    roots = [(90, 220), (95, 190), (120, 180), (150, 185), (170, 200)]
+    for root, tip in list(zip(roots, tips, strict=True))[:fingers]:
+        cv2.line(mask, root, tip, 1, 20)
+    return mask.astype(bool)
+
+
+def test_finger_gaps_count_the_dents_between_fingers():
+    assert finger_gaps(_drawn_hand()) == 4
+    assert finger_gaps(_drawn_hand(2)) == 2  # a thumb and one finger
+    assert finger_gaps(_drawn_hand(1)) == 1  # a mitten: only the thumb stands apart
+    disc = cv2.circle(np.zeros((200, 200), np.uint8), (100, 100), 70, 1, -1).astype(bool)
+    assert finger_gaps(disc) == 0 and finger_gaps(np.zeros((50, 50), bool)) == 0
+
+
+@pytest.mark.parametrize(
+    "fingers, confidence, doubtful", [(2, 0.92, True), (2, 0.96, False), (5, 0.92, False)]
+)
+def test_an_outline_without_clear_fingers_is_doubtful_unless_the_unet_is_sure(fingers, confidence, doubtful):
+    """The moon and a turned retina were outlined as fist-like blobs at confidence 0.91-0.94."""
+    mask = _drawn_hand(fingers)
+    found = FoundHand(mask.astype(np.float32), mask, False, "unet", confidence)
+    doubt = doubtful_fingers(found, PreprocessConfig())
+    assert (doubt is not None) == doubtful
+    if doubtful:
+        assert doubt == {"finger_gaps": 2, "confidence": confidence}
+
+
+@needs_segmenter
+@pytest.mark.parametrize("film_id", ["14343", "7518"])
+def test_a_real_hand_with_its_fingers_together_passes_on_its_clear_wrist(film_id):
+    """RSNA films whose outline has few finger gaps and an unsure U-Net, like the moon's: the
+    wrist check sees their wrist beyond doubt, and they are read; the moon's it does not."""
+    path = SHARED_DATA / "rsna-train-299" / "boneage-training-dataset" / f"{film_id}.jpg"
+    if not path.is_file():
+        pytest.skip("no rsna-train-299")
+    chain = _served_chain()
+    assert accepted(path, chain) == (True, None)
+    moon = next(c for c in non_hand_cases() if c.name == "moon")
+    with pytest.raises(NotAHandRadiographError) as caught:
+        preprocess(load_radiograph(moon.data).pixels, chain)
+    assert caught.value.code == "no_fingers" and caught.value.params["finger_gaps"] < 3
+
+
+@needs_segmenter
+def test_the_moon_a_retina_and_other_medical_images_are_refused():
+    """The four non-hands the gate took before (the moon three ways, a turned retina), and the
+    harder set: CT, MR and ultrasound images, and crops of astronomy and microscopy photos."""
+    pytest.importorskip("skimage")
+    chain = _served_chain()
+    before = [
+        c for c in non_hand_cases() if c.name in {"moon", "moon-grey", "moon-inverted", "retina-turned"}
+    ]
+    harder = list(medical_cases()) + list(texture_crop_cases(16, seed=7))
+    assert len(before) == 4 and len(harder) >= 30
+    assert [case.name for case in before + harder if accepted(case.data, chain)[0]] == []
+
+
 def test_non_hand_set_is_deterministic_and_varied():
     first, second = non_hand_cases(seed=3), non_hand_cases(seed=3)
     assert [c.data for c in first] == [c.data for c in second]
-    assert len({c.category for c in first}) >= 4 and len(first) >= 200
+    assert len({c.category for c in first}) >= 7 and len(first) >= 350

@@ -57,6 +57,13 @@ class PreprocessConfig:
     # U-Net gate, chosen on real hands against non-hand images (docs/segmentation.md):
     min_hand_confidence: float = 0.91  # mean hand probability inside the outline
     max_hand_solidity: float = 0.92  # outline area / its convex hull: fingers leave gaps, blobs do not
+    # An outline with fewer than three clear gaps between fingers (boneage.chain.gate.finger_gaps)
+    # needs the U-Net this sure of it: textures (the moon, a retina) and other scans (ultrasound,
+    # MR) were outlined as fist-like blobs at 0.91-0.94.
+    min_hand_confidence_few_fingers: float = 0.94
+    # ... unless the wrist check sees a wrist beyond doubt in the square the model reads (missing
+    # probability at most this): on such real films it was at most 0.003, on those scans 0.012+.
+    max_wrist_missing_few_fingers: float = 0.005
     # Over-exposure: refuse when more than this share of the hand is burnt out at the image's
     # maximum (docs/segmentation.md). None: not checked.
     max_saturated_fraction: float | None = 0.1

@@ -12,6 +12,7 @@ hands against non-hand images: docs/segmentation.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -28,13 +29,19 @@ FRAME_TOLERANCE = 2 / 255
 # A second outline at least this large against the largest is a second hand (both hands on one
 # film): the shipped threshold, chosen on the RSNA films (docs/segmentation.md).
 MAX_SECOND_HAND_RATIO = 0.4
+# A gap between two fingers: a dent in the outline's convex hull at least this deep, as a share
+# of the square root of the outline's area (about 0.4-0.5 on spread hands); fewer than
+# MIN_FINGER_GAPS of them asks for a surer outline (PreprocessConfig.min_hand_confidence_few_fingers).
+FINGER_GAP_DEPTH = 0.3
+MIN_FINGER_GAPS = 3
 # A collimated film: the exposed field, a bright rectangle at any angle, on the dark, flat,
 # unexposed surround. When the outline fails on the whole film it is tried again inside the
 # field (boneage.chain.preprocess); these say what counts as one (docs/segmentation.md).
 FIELD_SHARE = (0.08, 0.97)  # of the image
 FIELD_RECTANGULARITY = 0.85  # its area over that of the smallest rectangle around it
-FIELD_STEP = 0.08  # the field's median grey over the surround's, full scale
+FIELD_STEP = 0.06  # the field's median grey over the surround's, full scale
 FIELD_SURROUND_SD = 0.08  # the surround is flat
+FIELD_INSET = 0.015  # of each side, cut away with the field's blurred edge
 # The field's longer side in the upload's own pixels: smaller fields are not read a second time.
 # On 100 px films the second look was far off (docs/segmentation.md), as the size curve of
 # boneage.meaning.quality would predict for so few pixels.
@@ -106,8 +113,22 @@ def _check_outline(found: FoundHand, config: PreprocessConfig) -> None:
         raise NotAHandRadiographError("no_hand", hand_share=round(share, 4))
     if found.confidence is not None and found.confidence < config.min_hand_confidence:
         raise NotAHandRadiographError("outline_unsure", confidence=round(found.confidence, 4))
-    if found.segmenter == "unet" and (shape := solidity(found.mask)) > config.max_hand_solidity:
+    if found.segmenter != "unet":
+        return
+    if (shape := solidity(found.mask)) > config.max_hand_solidity:
         raise NotAHandRadiographError("no_fingers", solidity=round(shape, 4))
+
+
+def doubtful_fingers(found: FoundHand, config: PreprocessConfig) -> dict | None:
+    """What makes the outline doubtful, or None: fewer than ``MIN_FINGER_GAPS`` clear gaps
+    between fingers, and a U-Net not sure of it. The moon, a turned retina, an ultrasound and an
+    MR slice were outlined so; so were real films with the fingers held together (about 5 in
+    10,000), which the wrist check then tells apart (boneage.chain.preprocess)."""
+    if found.segmenter != "unet" or found.confidence >= config.min_hand_confidence_few_fingers:
+        return None
+    if (gaps := finger_gaps(found.mask)) >= MIN_FINGER_GAPS:
+        return None
+    return {"finger_gaps": gaps, "confidence": round(found.confidence, 4)}
 
 
 def _check_exposure_and_contrast(found: FoundHand, config: PreprocessConfig) -> None:
@@ -187,6 +208,26 @@ def saturated_fraction(pixels: np.ndarray, mask: np.ndarray) -> float:
     return float(np.mean(hand >= float(pixels.max()) - 0.01)) if hand.size else 0.0
 
 
+def finger_gaps(mask: np.ndarray) -> int:
+    """How many clear gaps between fingers the largest outline has: dents in its convex hull
+    deeper than ``FINGER_GAP_DEPTH`` times the square root of its area. A spread hand has four;
+    a blob traced in a texture (the moon's craters, a retina's vessels) has one or two."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return 0
+    largest = max(contours, key=cv2.contourArea)
+    if len(largest) < 4:
+        return 0
+    try:
+        dents = cv2.convexityDefects(largest, cv2.convexHull(largest, returnPoints=False))
+    except cv2.error:  # a self-touching outline: its hull indices are not monotonic
+        dents = None
+    if dents is None:
+        return 0
+    depths = dents.reshape(-1, 4)[:, 3] / 256.0  # fixed point, 8 fractional bits
+    return int(np.sum(depths > FINGER_GAP_DEPTH * math.sqrt(cv2.contourArea(largest))))
+
+
 def solidity(mask: np.ndarray) -> float:
     """Area of the largest outline over the area of its convex hull (a disc: 1; a spread hand: ~0.7)."""
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -215,10 +256,45 @@ def local_contrast(pixels: np.ndarray, mask: np.ndarray, relative: bool = True) 
     return difference / max(float(high - low), 1e-6)
 
 
-def collimated_field(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The box (x0, y0, x1, y1) around a collimated film's exposed field, or None when there is
-    none: the largest region brighter than Otsu's threshold, nearly a rectangle, clearly
-    brighter than a flat surround. Photographs, documents and screens rarely are one."""
+@dataclass(frozen=True)
+class Field:
+    """A collimated film's exposed field: a rectangle at any angle, in the image's pixels."""
+
+    centre: tuple[float, float]  # x, y
+    size: tuple[float, float]  # width, height along the field's own sides
+    degrees: float  # the field's turn, within ±45° (cv2.minAreaRect's convention)
+    bounds: tuple[int, int, int, int]  # x0, y0, x1, y1: the box around it, within the image
+
+    @property
+    def longer_side(self) -> float:
+        return max(self.size)
+
+    def views(self, pixels: np.ndarray) -> Iterator[np.ndarray]:
+        """The field as the chain may read it: the box around it, then (when the field is
+        turned) the field turned square. A field turned by 45° or running off the image reads
+        better one way or the other (RSNA films 1973 and 12037)."""
+        x0, y0, x1, y1 = self.bounds
+        yield pixels[y0:y1, x0:x1]
+        if abs(self.degrees) >= 1.0:
+            yield self.cut(pixels)
+
+    def cut(self, pixels: np.ndarray) -> np.ndarray:
+        """The field, turned square to the image and cut out, a little inside its edges (which
+        are blurred): the film as it lay in its cassette, without the surround."""
+        (cx, cy), (width, height) = self.centre, self.size
+        inset = 1.0 - 2 * FIELD_INSET
+        width, height = max(1, round(width * inset)), max(1, round(height * inset))
+        turn = cv2.getRotationMatrix2D((cx, cy), self.degrees, 1.0)
+        turn[:, 2] += (width / 2 - cx, height / 2 - cy)
+        return cv2.warpAffine(
+            pixels, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+
+def collimated_field(pixels: np.ndarray) -> Field | None:
+    """A collimated film's exposed field, or None when there is none: the largest region
+    brighter than Otsu's threshold, nearly a rectangle at some angle, clearly brighter than a
+    flat surround. Photographs, documents and screens rarely are one."""
     grey = (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
     _, binary = cv2.threshold(cv2.GaussianBlur(grey, (0, 0), 2), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -226,7 +302,7 @@ def collimated_field(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
         return None
     contour = max(contours, key=cv2.contourArea)
     area, (height, width) = cv2.contourArea(contour), grey.shape
-    (_, _), (side_a, side_b), _ = cv2.minAreaRect(contour)
+    centre, (side_a, side_b), degrees = cv2.minAreaRect(contour)
     if not FIELD_SHARE[0] * height * width <= area <= FIELD_SHARE[1] * height * width:
         return None
     if area < FIELD_RECTANGULARITY * side_a * side_b:
@@ -239,5 +315,9 @@ def collimated_field(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
         or float(np.std(outside)) > FIELD_SURROUND_SD
     ):
         return None
+    if degrees > 45:  # the same rectangle, named by its other pair of sides: the smaller turn
+        degrees, (side_a, side_b) = degrees - 90, (side_b, side_a)
+    elif degrees < -45:
+        degrees, (side_a, side_b) = degrees + 90, (side_b, side_a)
     x, y, w, h = cv2.boundingRect(contour)
-    return x, y, x + w, y + h
+    return Field(centre, (side_a, side_b), degrees, (x, y, x + w, y + h))

@@ -102,7 +102,17 @@ def to_input_pixels(
     return full.astype(bool), scaled
 
 
-def stretch_contrast(image: np.ndarray, low: float = 1.0, high: float = 99.5) -> np.ndarray:
-    """``image`` stretched so its ``low`` and ``high`` percentiles span [0, 1]."""
+def stretch_contrast(image: np.ndarray, low: float = 1.0, high: float = 99.5) -> tuple[np.ndarray, float]:
+    """``image`` stretched so its ``low`` and ``high`` percentiles span [0, 1], and the span in
+    the input's grey scale (what the stretch divided by)."""
     bottom, top = np.percentile(image, [low, high])
-    return np.clip((image - bottom) / max(float(top - bottom), 1e-3), 0, 1).astype(np.float32)
+    span = max(float(top - bottom), 1e-3)
+    return np.clip((image - bottom) / span, 0, 1).astype(np.float32), span
+
+
+def with_margin(image: np.ndarray, share: float) -> np.ndarray:
+    """``image`` with ``share`` of each side added around it in the median grey of its border:
+    a hand cropped close, fingers at the edge, then lies on background as the films' hands do."""
+    top, side = round(share * image.shape[0]), round(share * image.shape[1])
+    edges = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    return cv2.copyMakeBorder(image, top, top, side, side, cv2.BORDER_CONSTANT, value=float(np.median(edges)))

@@ -8,9 +8,11 @@ settings (:class:`PreprocessConfig`, stored in its manifest) and owns the networ
     -> intensity normalisation -> CLAHE -> median denoise -> sharpen -> background mask
     -> wrist check (refuse a film cut above the wrist)
 
-When the gate or the wrist check refuses a collimated film (a bright exposed field on a dark
-surround), the same steps are tried once more inside the field, its contrast stretched; a film
-read that way is marked (``in_field``) and answered with a caution.
+When the gate or the wrist check refuses a film, it gets a second look: the whole chain runs
+once more on a collimated film's exposed field (a bright rectangle on a dark surround), cut out
+and turned square, its contrast stretched; or, where the outline alone was doubted, on the image
+with a margin of its own background around it. A film read that way is marked
+(``second_look``) and answered with a caution.
 
 The pixel steps are in :mod:`boneage.chain.imageops`. A chain whose settings name a network that
 is not installed fails when it is built, never quietly runs another chain.
@@ -19,13 +21,14 @@ is not installed fails when it is built, never quietly runs another chain.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from boneage.chain.config import PreprocessConfig
-from boneage.chain.gate import FIELD_MIN_SIDE_PX, FoundHand, collimated_field, locate_hand
+from boneage.chain.gate import FIELD_MIN_SIDE_PX, FoundHand, collimated_field, doubtful_fingers, locate_hand
 from boneage.chain.imageops import (
     apply_clahe,
     bounding_box,
@@ -36,6 +39,7 @@ from boneage.chain.imageops import (
     sharpen,
     stretch_contrast,
     to_input_pixels,
+    with_margin,
 )
 from boneage.chain.network import ChainNetwork
 from boneage.chain.orientation import Orientation, normalise_polarity, orient_upright
@@ -43,7 +47,7 @@ from boneage.chain.quality import UploadQuality, assess
 from boneage.chain.source import apply_source_transform
 from boneage.chain.unet import UNetSegmenter
 from boneage.chain.wrist import WristCheck
-from boneage.errors import NotAHandRadiographError, WristMissingError
+from boneage.errors import NotAHandRadiographError, UnreadableUploadError, WristMissingError
 
 __all__ = ["Chain", "PreprocessConfig", "PreprocessResult", "preprocess"]
 
@@ -64,15 +68,24 @@ class PreprocessResult:
     upright: np.ndarray | None = None
     segmenter: str = "classical"  # which segmenter outlined the hand
     quality: UploadQuality | None = None  # noise, JPEG blocks and size, at the source size
-    # The hand was found only on a second look, inside the film's collimated field: answered
-    # with a caution (boneage.meaning.quality).
-    in_field: bool = False
+    # The hand was found only on a second look (boneage.chain.preprocess._second_look): "field",
+    # inside the film's collimated field; "margin", with a margin of background added around an
+    # image cropped close to the hand. Answered with a caution (boneage.meaning.quality).
+    second_look: str | None = None
 
 
-# Refusals worth a second look inside a collimated field: the outline's and the wrist check's,
-# which a bright collimation rectangle on a dark surround can mislead; never a second hand or a
-# burnt-out film.
+# Refusals worth a second look (inside a collimated field): the outline's and the wrist
+# check's, which a bright collimation rectangle on a dark surround can mislead; never a second
+# hand or a burnt-out film.
 RETRIED_IN_FIELD = frozenset({"outline_unsure", "no_hand", "no_fingers", "no_contrast", "wrist_missing"})
+# Refusals of the outline alone, retried with a margin around the image (a hand cropped close).
+RETRIED_WITH_MARGIN = frozenset({"outline_unsure", "no_fingers"})
+MARGIN_SHARE = 0.1  # of each side, added on each side
+# A margin makes outlines surer, of textures too (a crop of the moon passed with one): a hand
+# found so must be beyond doubt, sure and with its fingers apart.
+MARGIN_MIN_CONFIDENCE = 0.95
+# How the segmenter is named for a hand found on a second look (the API's image.segmenter).
+SECOND_LOOKS = {"field": "in the collimated field", "margin": "with a margin around the image"}
 
 
 @dataclass(frozen=True)
@@ -150,11 +163,25 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
     """Run the whole chain on a float32 [0, 1] grayscale radiograph.
 
     ``source_mask`` and ``crop_box`` are given in the input's own pixels even when the source
-    transform resized it first.
+    transform resized it first (or in ``upright``, when the chain read another image of it).
 
     Raises:
         NotAHandRadiographError: the gate refused the image (:func:`boneage.chain.gate.locate_hand`),
             or, as a :class:`WristMissingError`, the wrist check finds no wrist in it.
+        UnreadableUploadError: ``film_too_small``: refused so, the image holds a collimated film
+            too small to read (see :func:`_second_look`).
+    """
+    try:
+        return _first_look(pixels, chain)
+    except NotAHandRadiographError as refusal:
+        return _second_look(pixels, chain, refusal)
+
+
+def _first_look(pixels: np.ndarray, chain: Chain, transform: bool = True) -> PreprocessResult:
+    """Pose, source transform, gate, crop, square and wrist check, on the upload as it is.
+
+    ``transform=False``: the pixels were source-transformed already (a second look at a part
+    of the image the chain formed): they are not squashed again.
     """
     config = chain.config
     orientation, upright = Orientation(), None
@@ -162,11 +189,7 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
         pixels, orientation = orient_upright(pixels, chain.unet)
         upright = pixels if orientation.changed else None
     input_shape = pixels.shape
-    pixels = apply_source_transform(pixels, config.source_transform)
-    try:
-        reading, in_field = _read(pixels, chain), False
-    except NotAHandRadiographError as refusal:
-        reading, in_field = _read_in_field(pixels, chain, refusal, input_shape), True
+    reading = _read(apply_source_transform(pixels, config.source_transform) if transform else pixels, chain)
     found, crop_box = reading.found, reading.crop_box
     source_mask = found.mask
     if found.pixels.shape != input_shape:
@@ -183,7 +206,6 @@ def preprocess(pixels: np.ndarray, chain: Chain) -> PreprocessResult:
         upright=upright,
         segmenter=found.segmenter,
         quality=quality,
-        in_field=in_field,
     )
 
 
@@ -197,47 +219,100 @@ def _read(pixels: np.ndarray, chain: Chain) -> _Reading:
         else (0, 0, found.pixels.shape[1], found.pixels.shape[0])
     )
     image, mask = _square(found.pixels, found.mask, crop_box, config)
-    if (
-        chain.wrist is not None
-        and (missing := chain.wrist.missing_probability(image)) > chain.wrist.threshold
-    ):
+    missing = chain.wrist.missing_probability(image) if chain.wrist is not None else None
+    if missing is not None and missing > chain.wrist.threshold:
         raise WristMissingError(probability=round(missing, 4))
+    if (doubt := doubtful_fingers(found, config)) is not None and (
+        missing is None or missing > config.max_wrist_missing_few_fingers
+    ):  # a texture outlined as a fist; a real hand's wrist is clear to the wrist check
+        raise NotAHandRadiographError("no_fingers", **doubt)
     return _Reading(found, crop_box, image, mask)
 
 
-def _read_in_field(
-    pixels: np.ndarray, chain: Chain, refusal: NotAHandRadiographError, input_shape: tuple[int, ...]
-) -> _Reading:
-    """A second look, inside a collimated film's exposed field, with its contrast stretched.
+def _second_look(pixels: np.ndarray, chain: Chain, refusal: NotAHandRadiographError) -> PreprocessResult:
+    """The whole chain once more, on another view of the image the chain formed: a collimated
+    film's exposed field (the box around it, else the field turned square), or the image with a
+    margin of its own background around it; the first view that passes every check is read.
 
-    A bright collimation rectangle on a dark surround misleads the outline (and then the wrist
-    check) on films a radiologist reads without trouble. Only a refusal of those kinds is
-    retried, only where a field is found (:func:`boneage.chain.gate.collimated_field`) at least
-    ``FIELD_MIN_SIDE_PX`` of the upload's pixels long, with
-    every check the first look makes; otherwise the first refusal stands. Films the first look
-    accepts never come here, so their answers are unchanged.
+    A bright collimation rectangle on a dark surround, often turned in the frame, misleads the
+    pose, the outline and then the wrist check on films a radiologist reads without trouble; a
+    hand cropped close, its fingers at the image's edge, leaves the U-Net's outline unsure
+    (atlas plate M24). Only refusals of those kinds are retried, with every check the first look
+    makes; otherwise the first refusal stands. A field under ``FIELD_MIN_SIDE_PX`` of the
+    upload's own pixels is refused as too small to read (:class:`UnreadableUploadError`), which
+    says what to upload instead. Films the first look accepts never come here, so their answers
+    are unchanged. The result's ``upright`` is the view as read, in the formed image's pixels;
+    its noise is given at the upload's contrast.
     """
     if chain.unet is None or refusal.code not in RETRIED_IN_FIELD:
         raise refusal
-    polar, inverted = normalise_polarity(pixels)
-    if (box := collimated_field(polar)) is None:
+    formed = apply_source_transform(pixels, chain.config.source_transform)
+    polar, inverted = normalise_polarity(formed)
+    read = _first_view_read(_second_views(polar, pixels.shape, refusal), chain)
+    if read is None:
         raise refusal
-    x0, y0, x1, y1 = box
-    side = max((x1 - x0) * input_shape[1] / pixels.shape[1], (y1 - y0) * input_shape[0] / pixels.shape[0])
-    if side < FIELD_MIN_SIDE_PX:  # too few of the upload's own pixels to read the hand well
-        raise refusal
-    try:
-        inner = _read(stretch_contrast(polar[y0:y1, x0:x1]), chain)
-    except NotAHandRadiographError:
-        raise refusal from None
-    mask = np.zeros(polar.shape, bool)
-    mask[y0:y1, x0:x1] = inner.found.mask
-    found = replace(
-        inner.found, pixels=polar, mask=mask, inverted=inverted != inner.found.inverted,
-        segmenter=f"{inner.found.segmenter} in the collimated field",
-    )  # fmt: skip
-    cx0, cy0, cx1, cy1 = inner.crop_box
-    return _Reading(found, (cx0 + x0, cy0 + y0, cx1 + x0, cy1 + y0), inner.image, inner.mask)
+    look, inner, cut, span = read
+    quality = inner.quality
+    if quality is not None:  # the stretch scaled the noise along with the film
+        quality = replace(quality, noise_grey_levels=quality.noise_grey_levels * span)
+    return replace(
+        inner,
+        upright=inner.upright if inner.upright is not None else cut,
+        inverted=inverted != inner.inverted,
+        segmenter=f"{inner.segmenter} {SECOND_LOOKS[look]}",
+        quality=quality,
+        second_look=look,
+    )
+
+
+def _first_view_read(
+    views: Iterator[tuple[str, np.ndarray]], chain: Chain
+) -> tuple[str, PreprocessResult, np.ndarray, float] | None:
+    """The first view whose stretched pixels pass every check: (its look, the result, the
+    pixels read, the stretch's span); None when none does. A field is read with the pose
+    correction, then without it: the field is the film's own frame, and the hand lies upright
+    in it more often than the pose head, turning it by 40° (RSNA film 1973), would have it."""
+    for look, view in views:
+        cut, span = stretch_contrast(view)
+        for variant in (_strict(chain),) if look == "margin" else (chain, _without_pose(chain)):
+            try:
+                return look, _first_look(cut, variant, transform=False), cut, span
+            except NotAHandRadiographError:
+                continue
+    return None
+
+
+def _strict(chain: Chain) -> Chain:
+    """The same networks with the outline checks a hand found with a margin must pass."""
+    config = replace(
+        chain.config, min_hand_confidence=MARGIN_MIN_CONFIDENCE, min_hand_confidence_few_fingers=1.0
+    )
+    return Chain(config, chain.unet, chain.wrist)
+
+
+def _without_pose(chain: Chain) -> Chain:
+    """The same networks and checks, the upload read as it lies."""
+    return Chain(replace(chain.config, correct_pose=False), chain.unet, chain.wrist)
+
+
+def _without_pose(chain: Chain) -> Chain:
+    """The same networks and checks, the upload read as it lies."""
+    return Chain(replace(chain.config, correct_pose=False), chain.unet, chain.wrist)
+
+
+def _second_views(
+    polar: np.ndarray, upload_shape: tuple[int, ...], refusal: NotAHandRadiographError
+) -> Iterator[tuple[str, np.ndarray]]:
+    """("field" | "margin", a view of the formed image) in the order the second look tries them."""
+    field = collimated_field(polar)
+    if field is not None:
+        scale = max(upload_shape[0] / polar.shape[0], upload_shape[1] / polar.shape[1])
+        if field.longer_side * scale < FIELD_MIN_SIDE_PX:  # a thumbnail of a film: too few pixels
+            raise UnreadableUploadError("film_too_small", side=round(field.longer_side * scale)) from refusal
+        for view in field.views(polar):
+            yield "field", view
+    if refusal.code in RETRIED_WITH_MARGIN:
+        yield "margin", with_margin(polar, MARGIN_SHARE)
 
 
 def _square(

@@ -187,6 +187,79 @@ def trained_negative_cases(count: int, seed: int) -> Iterator[Case]:
         )
 
 
+# pydicom's own test images that decode (CT, MR, ultrasound, a screenshot): what a clinician
+# might upload from the wrong study. Read as uploaded, as DICOM.
+PYDICOM_SAMPLES = (
+    "693_J2KI.dcm", "CT_small.dcm", "J2K_pixelrep_mismatch.dcm", "JPEG2000.dcm", "MR_small.dcm",
+    "examples_overlay.dcm", "examples_ybr_color.dcm", "image_dfl.dcm", "liver_1frame.dcm",
+)  # fmt: skip
+# Grey scenes for crops: astronomy, microscopy, fundus photography, terrain, a portrait.
+TEXTURE_SOURCES = (
+    "moon", "hubble_deep_field", "retina", "cell", "immunohistochemistry", "microaneurysms",
+    "coins", "camera",
+)  # fmt: skip
+
+
+def medical_cases() -> Iterator[Case]:
+    """Other medical images (CT, MR, ultrasound) from pydicom's and matplotlib's sample data,
+    each as it is and turned 90 degrees (a PNG of the pixels, as a viewer would export it)."""
+    try:
+        from pydicom.data import get_testdata_file
+    except ImportError:
+        return
+    for name in PYDICOM_SAMPLES:
+        path = get_testdata_file(name)
+        if path is None:
+            continue
+        data = Path(path).read_bytes()
+        yield Case("other medical images", name, data)
+        yield Case("other medical images", f"{name}-turned", encode(np.rot90(_viewer_png(data)).copy()))
+    for name, pixels in _matplotlib_medical():
+        yield Case("other medical images", name, encode(pixels))
+        yield Case("other medical images", f"{name}-inverted", encode(255 - pixels))
+
+
+def _viewer_png(data: bytes) -> np.ndarray:
+    """A DICOM's pixels as 8-bit grey, as a viewer's export would give them."""
+    return _to_uint8(load_radiograph(data).pixels)
+
+
+def _matplotlib_medical() -> Iterator[tuple[str, np.ndarray]]:
+    """matplotlib's sample MR slice (s1045.ima: 256 x 256, 16-bit big-endian)."""
+    import gzip
+
+    try:
+        from matplotlib import cbook
+    except ImportError:
+        return
+    with gzip.open(cbook.get_sample_data("s1045.ima.gz", asfileobj=False)) as file:
+        slice_ = np.frombuffer(file.read(), ">u2").reshape(256, 256).astype(np.float32)
+    yield "mr-s1045", _to_uint8(slice_ / max(float(slice_.max()), 1.0))
+
+
+def texture_crop_cases(count: int, seed: int) -> Iterator[Case]:
+    """Crops of astronomy, microscopy and photo samples at random places and sizes, turned by a
+    random quarter and sometimes inverted: textures like the moon's, which the U-Net once took
+    for a fist."""
+    try:
+        from skimage import data
+    except ImportError:
+        return
+    rng = np.random.default_rng([seed, 5])
+    for index in range(count):
+        name = TEXTURE_SOURCES[index % len(TEXTURE_SOURCES)]
+        image = _to_uint8(getattr(data, name)())
+        grey = image if image.ndim == 2 else np.round(image[..., :3] @ [0.299, 0.587, 0.114]).astype(np.uint8)
+        height, width = grey.shape
+        side = float(rng.uniform(0.45, 0.9))
+        h, w = max(64, int(height * side)), max(64, int(width * side))
+        y, x = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+        crop = np.rot90(grey[y : y + h, x : x + w], int(rng.integers(0, 4)))
+        if rng.random() < 0.5:
+            crop = 255 - crop
+        yield Case("astronomy, microscopy and photo crops", f"{name}-crop-{index}", encode(crop.copy()))
+
+
 def non_hand_cases(seed: int = 7) -> list[Case]:
     return [
         *skimage_cases(),
@@ -194,6 +267,8 @@ def non_hand_cases(seed: int = 7) -> list[Case]:
         *screenshot_cases(30, seed),
         *generated_cases(40, seed),
         *trained_negative_cases(40, seed),
+        *medical_cases(),
+        *texture_crop_cases(96, seed),
     ]
 
 
@@ -215,12 +290,12 @@ def real_hand_files(data_root: Path, sets: tuple[str, ...] = tuple(REAL_SETS)) -
 
 def accepted(data: bytes | Path, chain: Chain) -> tuple[bool, str | None]:
     """Does the app's path take this file? (False, the reason shown to the user) when not;
-    (True, "in the collimated field") when only the chain's second look found the hand."""
+    (True, "field" or "margin") when only the chain's second look found the hand."""
     try:
         processed = preprocess(load_radiograph(data).pixels, chain)
     except BoneAgeError as exc:
         return False, f"{type(exc).__name__}: {exc}"
-    return True, "in the collimated field" if processed.in_field else None
+    return True, processed.second_look
 
 
 def measure(
@@ -233,7 +308,7 @@ def measure(
         "false_refusal": {},
         "accepted_non_hands": [],
         "refused_hands": [],
-        "read_in_field": [],
+        "read_on_second_look": [],
     }
     for case in tqdm(non_hand_cases(seed), desc="non-hand images"):
         ok, _ = accepted(case.data, chain)
@@ -248,7 +323,7 @@ def measure(
             row = results["false_refusal"].setdefault(set_name, {"n": 0, "refused": 0})
             row["n"] += 1
             if ok and reason:
-                results["read_in_field"].append({"set": set_name, "id": path.stem})
+                results["read_on_second_look"].append({"set": set_name, "id": path.stem, "look": reason})
             if not ok:
                 row["refused"] += 1
                 results["refused_hands"].append({"set": set_name, "id": path.stem, "reason": reason})
@@ -262,21 +337,22 @@ def measure(
     return results
 
 
-def field_errors(results: dict, data_root: Path, weights: Path | None) -> dict:
-    """How well the films read only inside their collimated field are read: the model's error
-    on each against its label (the RSNA sets have labels), their MAE and the 90th percentile of
-    the absolute error. These set the caution such a film is answered with."""
+def second_look_errors(results: dict, data_root: Path, weights: Path | None) -> dict:
+    """How well the films read only on the chain's second look are read: the model's error on
+    each against its label (the RSNA sets have labels, the atlas its standards' bone ages),
+    their MAE and the 90th percentile of the absolute error. These set the caution such a film
+    is answered with."""
     from boneage.predictor import Predictor
     from boneage.training.data import read_samples
 
     predictor = Predictor.load(explicit=weights)
     films = []
-    for set_name in sorted({r["set"] for r in results["read_in_field"]}):
+    for set_name in sorted({r["set"] for r in results["read_on_second_look"]}):
         try:
             labels = {s.id: s for s in read_samples(data_root / REAL_SETS[set_name].split("/")[0])}
         except Exception:  # a set without labels (DatasetError and its kin): nothing to measure
             continue
-        for row in (r for r in results["read_in_field"] if r["set"] == set_name):
+        for row in (r for r in results["read_on_second_look"] if r["set"] == set_name):
             sample = labels[row["id"]]
             months = predictor.predict_pixels(load_radiograph(sample.path).pixels, sample.male)
             films.append({**row, "error_months": round(months - sample.boneage, 2)})
@@ -318,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument(
         "--manifest", type=Path,
-        help="write the caution for films read inside their collimated field into this manifest.json",
+        help="write the caution for films read on the chain's second look into this manifest.json",
     )  # fmt: skip
     args = parser.parse_args(argv)
     from boneage.weights import DEFAULT_WEIGHTS_DIR, Manifest
@@ -334,10 +410,10 @@ def main(argv: list[str] | None = None) -> int:
     data_root = args.data_root if args.data_root.is_dir() else None
     results = measure(Chain.load(config), data_root, sets=tuple(s for s in args.sets.split(",") if s))
     results["config"] = {"segmenter": config.segmenter, "correct_pose": config.correct_pose}
-    if data_root is not None and results["read_in_field"]:
-        results["field_errors"] = field_errors(results, data_root, args.weights)
+    if data_root is not None and results["read_on_second_look"]:
+        results["second_look_errors"] = second_look_errors(results, data_root, args.weights)
         if args.manifest:
-            _write_field_caution(args.manifest, results["field_errors"])
+            _write_second_look_caution(args.manifest, results["second_look_errors"])
     print(format_tables(results))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -345,18 +421,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _write_field_caution(path: Path, errors: dict) -> None:
-    """The manifest's quality gains ``field``: the extra error over the model's validation MAE
-    and the 90th percentile of the error, as measured on the films read in their field."""
+def _write_second_look_caution(path: Path, errors: dict) -> None:
+    """The manifest's quality gains ``second_look``: the extra error over the model's validation
+    MAE and the 90th percentile of the error, as measured on the films read on a second look."""
     from boneage.weights import Manifest
 
     manifest = Manifest.load(path)
-    field = {
+    caution = {
         "extra_error_months": round(max(0.0, errors["mae_months"] - manifest.validation_mae), 2),
         "shift_p90_months": errors["p90_abs_error_months"],
         "measured_on": errors["n"],
     }
-    quality = {**(manifest.quality or {}), "field": field}
+    quality = {key: value for key, value in (manifest.quality or {}).items() if key != "field"}
+    quality = {**quality, "second_look": caution}
     Manifest.from_dict({**manifest.to_dict(), "quality": quality}).save(path)
 
 

@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.manifest:
         manifest = Manifest.load(args.manifest)
-        # Other measurements of the same record (``field``: boneage.cli.gate_eval) are kept.
+        # Other measurements of the same record (``second_look``: boneage.cli.gate_eval) are kept.
         quality = {**(manifest.quality or {}), **record}
         Manifest.from_dict({**manifest.to_dict(), "quality": quality}).save(args.manifest)
     print(f"written to {args.out}")

@@ -1,10 +1,10 @@
 """Real uploads are rarely clean: does each kind of imperfection give the same bone age, or a plain refusal?
 
 Every atlas plate is predicted as it is and after each transformation below, through the
-app's path (decoded pixels -> the served chain -> the model, every network in ONNX Runtime as
-the app runs them, unless ``--pytorch``). For each kind the table gives
-how many were refused (with the reason) and, for the rest, how far the bone age moved from the
-clean upload's.
+app's path (the file decoded -> the served chain -> the upload's quality judged -> the model,
+every network in ONNX Runtime as the app runs them, unless ``--pytorch``). For each kind the
+table gives the three outcomes (answered, answered with a caution, refused, with the reasons)
+and, for the answers, how far the bone age moved from the clean upload's.
 
     python -m boneage.cli.robustness --out benchmarks/results/robustness.json
 """
@@ -12,6 +12,7 @@ clean upload's.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from tqdm.auto import tqdm
 
 from boneage.chain.orientation import rotate_expanded
@@ -49,13 +51,66 @@ def light_box_photo(pixels: np.ndarray) -> np.ndarray:
     return np.clip(photo + grain, 0, 1).astype(np.float32)
 
 
+def noisy(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Gaussian noise of ``sigma`` grey levels (of 255), the same draw for every run."""
+
+    def add(pixels: np.ndarray) -> np.ndarray:
+        grain = np.random.default_rng(0).normal(0, sigma / 255, pixels.shape).astype(np.float32)
+        return np.clip(pixels + grain, 0, 1).astype(np.float32)
+
+    return add
+
+
+def jpeg(quality: int) -> Callable[[np.ndarray], bytes]:
+    """The plate saved as a JPEG file of ``quality`` (the app reads the quality from the file)."""
+
+    def save(pixels: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
+        return buffer.getvalue()
+
+    return save
+
+
+def shrunk(longer_side: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A thumbnail: the plate shrunk so its longer side is ``longer_side`` pixels."""
+
+    def shrink(pixels: np.ndarray) -> np.ndarray:
+        scale = longer_side / max(pixels.shape)
+        size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+        return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+    return shrink
+
+
+def collimated(degrees: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The plate as a bright exposed field turned by ``degrees`` on a dark, flat surround, as a
+    collimated film scanned askew."""
+
+    def place(pixels: np.ndarray) -> np.ndarray:
+        field = _pad((0.25 + 0.75 * pixels).astype(np.float32), 0.04, 0.3)
+        canvas = np.full((field.shape[0] + 120, field.shape[1] + 120), 0.03, np.float32)
+        canvas[60:-60, 60:-60] = field
+        turn = cv2.getRotationMatrix2D((canvas.shape[1] / 2, canvas.shape[0] / 2), degrees, 1.0)
+        size = (canvas.shape[1], canvas.shape[0])
+        return cv2.warpAffine(canvas, turn, size, flags=cv2.INTER_LINEAR, borderValue=0.03)
+
+    return place
+
+
+def tight_crop(pixels: np.ndarray) -> np.ndarray:
+    """Cropped close around the middle: a twelfth of each side gone."""
+    height, width = pixels.shape
+    return np.ascontiguousarray(pixels[height // 12 : -height // 12, width // 12 : -width // 12])
+
+
 def both_hands(pixels: np.ndarray) -> np.ndarray:
     """Both hands on one film: a mirrored copy (the right hand) to the left, a gap of background."""
     gap = np.full((pixels.shape[0], pixels.shape[1] // 8), float(np.median(pixels[:, :3])), np.float32)
     return np.ascontiguousarray(np.hstack([pixels[:, ::-1], gap, pixels]))
 
 
-TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray | bytes]] = {
     "right hand (mirrored)": lambda p: np.ascontiguousarray(p[:, ::-1]),
     "tilted 15°": lambda p: rotate_expanded(p, 15),
     "turned 45°": lambda p: rotate_expanded(p, 45),
@@ -73,11 +128,41 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     # The wrist check's cases (boneage.chain.wrist; docs/segmentation.md).
     "cut above the wrist (bottom quarter gone)": lambda p: np.ascontiguousarray(p[: int(0.75 * p.shape[0])]),
     "only the fingers (top half)": lambda p: np.ascontiguousarray(p[: p.shape[0] // 2]),
+    # Degraded uploads, judged by the measured curves (boneage.meaning.quality).
+    "tight crop": tight_crop,
+    "noise σ 2 grey levels": noisy(2),
+    "noise σ 4 grey levels": noisy(4),
+    "noise σ 12 grey levels": noisy(12),
+    "JPEG quality 75": jpeg(75),
+    "JPEG quality 50": jpeg(50),
+    "JPEG quality 20": jpeg(20),
+    "shrunk to 200 px": shrunk(200),
+    "shrunk to 150 px": shrunk(150),
+    "shrunk to 100 px": shrunk(100),
+    # The second look inside a collimated field (boneage.chain.preprocess).
+    "in a collimated field": collimated(0),
+    "in a collimated field turned 25°": collimated(25),
 }
 
 
+def outcome(predictor, upload: np.ndarray | bytes, male: bool) -> tuple[str, float | None, str | None]:
+    """("answer" | "caution" | "refuse", the bone age or None, the reason for a caution or a
+    refusal) for one upload through the app's path."""
+    try:
+        if isinstance(upload, bytes):
+            radiograph = load_radiograph(upload)
+            pixels, jpeg_quality = radiograph.pixels, radiograph.metadata.get("jpeg_quality")
+        else:
+            pixels, jpeg_quality = upload, None
+        months, verdict = predictor.estimate(pixels, male, jpeg_quality)
+    except BoneAgeError as exc:
+        return "refuse", None, str(exc)
+    return verdict.outcome, months, None if verdict.outcome == "answer" else verdict.kind
+
+
 def measure(predictor, images: list[tuple[str, np.ndarray, bool]]) -> tuple[dict, list[dict]]:
-    """Per transformation: refused count (and reasons), bone-age shift against the clean upload.
+    """Per transformation: the three outcomes (with the reasons), and how far the answers (with
+    or without a caution) moved from the clean upload's bone age.
 
     A plate the chain refuses as it is has no clean bone age to move from: it is left out of every
     row and returned in the second list, with the reason.
@@ -91,38 +176,46 @@ def measure(predictor, images: list[tuple[str, np.ndarray, bool]]) -> tuple[dict
     images = [image for image in images if image[0] in clean]
     rows = {}
     for kind, transform in TRANSFORMS.items():
-        shifts, refused = [], []
+        shifts, refused, cautions = [], [], {}
         for name, pixels, male in tqdm(images, desc=kind, leave=False):
-            try:
-                months = predictor.predict_pixels(transform(pixels), male)
-            except BoneAgeError as exc:
-                refused.append({"id": name, "reason": str(exc)})
+            result, months, reason = outcome(predictor, transform(pixels), male)
+            if result == "refuse":
+                refused.append({"id": name, "reason": reason})
                 continue
+            if result == "caution":
+                cautions[reason] = cautions.get(reason, 0) + 1
             shifts.append(months - clean[name])
-        shifts = np.array(shifts)
-        rows[kind] = {
-            "n": len(images),
-            "refused": len(refused),
-            "refusals": refused,
-            "mean_abs_shift_months": round(float(np.abs(shifts).mean()), 2) if shifts.size else None,
-            "p90_abs_shift_months": round(float(np.percentile(np.abs(shifts), 90)), 2)
-            if shifts.size
-            else None,
-            "mean_shift_months": round(float(shifts.mean()), 2) if shifts.size else None,
-        }
+        rows[kind] = _row(len(images), np.array(shifts), refused, cautions)
     return rows, clean_refused
+
+
+def _row(n: int, shifts: np.ndarray, refused: list[dict], cautions: dict[str, int]) -> dict:
+    return {
+        "n": n,
+        "answered": n - len(refused) - sum(cautions.values()),
+        "cautioned": sum(cautions.values()),
+        "cautions": cautions,  # how many of each kind of caution
+        "refused": len(refused),
+        "refusals": refused,
+        "mean_abs_shift_months": round(float(np.abs(shifts).mean()), 2) if shifts.size else None,
+        "p90_abs_shift_months": round(float(np.percentile(np.abs(shifts), 90)), 2) if shifts.size else None,
+        "mean_shift_months": round(float(shifts.mean()), 2) if shifts.size else None,
+    }
 
 
 def format_table(rows: dict) -> str:
     lines = [
-        "| upload | refused | bone age moved (mean abs) | 90th percentile | mean (signed) |",
-        "|---|---|---|---|---|",
+        "| upload | answered | with a caution | refused | bone age moved (mean abs) | 90th percentile | mean (signed) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for kind, row in rows.items():
         moved = "—" if row["mean_abs_shift_months"] is None else f"{row['mean_abs_shift_months']:.1f} months"
         p90 = "—" if row["p90_abs_shift_months"] is None else f"{row['p90_abs_shift_months']:.1f}"
         mean = "—" if row["mean_shift_months"] is None else f"{row['mean_shift_months']:+.1f}"
-        lines.append(f"| {kind} | {row['refused']} / {row['n']} | {moved} | {p90} | {mean} |")
+        cautioned = f"{row['cautioned']}" + (f" ({', '.join(row['cautions'])})" if row["cautions"] else "")
+        lines.append(
+            f"| {kind} | {row['answered']} | {cautioned} | {row['refused']} / {row['n']} | {moved} | {p90} | {mean} |"
+        )
     return "\n".join(lines)
 
 

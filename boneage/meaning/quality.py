@@ -120,32 +120,33 @@ class QualityCurves:
         self,
         curves: list[Curve],
         compression: CompressionCurves | None = None,
-        field: tuple[float, float] | None = None,
+        second_look: tuple[float, float] | None = None,
     ):
         self.curves = {curve.kind: curve for curve in curves}
         self.compression = compression
-        # Films whose hand was found only inside their collimated field (boneage.chain.preprocess):
-        # the extra error and the shift measured on such films (boneage.cli.gate_eval).
-        self.field = field
+        # Films whose hand was found only on a second look (boneage.chain.preprocess): the extra
+        # error and the shift measured on such films (boneage.cli.gate_eval).
+        self.second_look = second_look
 
     @classmethod
     def from_dict(cls, record: dict) -> QualityCurves:
         curves = [_curve(kind, points) for kind, points in record["curves"].items()]
         compression = record.get("compression")
-        field = record.get("field")
+        second = record.get("second_look")
         return cls(
             curves,
             CompressionCurves.from_dict(compression) if compression else None,
-            (float(field["extra_error_months"]), float(field["shift_p90_months"])) if field else None,
+            (float(second["extra_error_months"]), float(second["shift_p90_months"])) if second else None,
         )
 
-    def judge(self, quality, in_field: bool = False) -> QualityVerdict:
+    def judge(self, quality, second_look: str | None = None) -> QualityVerdict:
         """The outcome for an upload's measurements (:class:`boneage.chain.quality.UploadQuality`);
-        ``in_field``: its hand was found only inside its collimated field, which is answered with
-        a caution at least (the second look is kept only where it reads within a caution)."""
+        ``second_look``: how its hand was found on a second look ("field", "margin"), which is
+        answered with a caution of that kind at least (the second look is kept only where it
+        reads within a caution)."""
         worst = GOOD
-        if in_field and self.field is not None:
-            worst = QualityVerdict("caution", "field", *self.field)
+        if second_look and self.second_look is not None:
+            worst = QualityVerdict("caution", second_look, *self.second_look)
         found = {}
         for kind, curve in self.curves.items():
             value = float(getattr(quality, MEASURES[kind]))

@@ -110,6 +110,9 @@ def explain_gap(meaning, lang: str = "en") -> str:
     return join(text, lang)
 
 
+SECOND_LOOK_KINDS = ("field", "margin")  # cautions for a hand found only on a second look
+
+
 def explain_quality(verdict, hand_px: int | None, lang: str = "en") -> str | None:
     """The caution for an upload answered with one (:class:`boneage.meaning.quality.QualityVerdict`),
     or None when it was answered as it is."""
@@ -119,12 +122,12 @@ def explain_quality(verdict, hand_px: int | None, lang: str = "en") -> str | Non
         f"caution_{verdict.kind}",
         lang,
         extra=f"{verdict.extra_error_months:.1f}"
-        if verdict.kind == "field"
+        if verdict.kind in SECOND_LOOK_KINDS
         else f"{verdict.extra_error_months:.0f}",
         shift=f"{verdict.shift_p90_months:.0f}",
         side=hand_px,
     )
-    if verdict.kind == "field":  # not the file's fault: the film's own frame
+    if verdict.kind in SECOND_LOOK_KINDS:  # not the file's fault: the film's own frame or crop
         return sentence
     return join([sentence, t("caution_original", lang)], lang)
 

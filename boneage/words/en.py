@@ -251,6 +251,11 @@ MESSAGES: dict[str, str] = {
         "{extra_error_months} months more than usual. Please upload the original file (the DICOM or the "
         "full-size export from the viewer), not a photo, screenshot or thumbnail of it."
     ),
+    "error_film_too_small": (
+        "The radiograph takes up only a small part of this image (about {side} pixels along its longer "
+        "side): too few to read the bones. Please upload the original file (the DICOM or the full-size "
+        "export from the viewer), or the film itself cropped to its edges, not a screenshot or thumbnail."
+    ),
     "caution_heading": "Read with caution",
     "caution_noise": (
         "This image is noisy. On images like it the bone age was off by about {extra} months more than "
@@ -268,6 +273,11 @@ MESSAGES: dict[str, str] = {
     "caution_field": (
         "The hand was found only on a second look, inside the film's collimated field (the "
         "bright rectangle). Films read this way were on average {extra} months less accurate, so "
+        "the interval is wider."
+    ),
+    "caution_margin": (
+        "The hand was found only on a second look, with a margin added around the image (the hand "
+        "reaches its edges). Films read this way were on average {extra} months less accurate, so "
         "the interval is wider."
     ),
     "caution_original": "For a better estimate, upload the original file (the DICOM or the full-size export).",
