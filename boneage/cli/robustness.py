@@ -98,10 +98,11 @@ def collimated(degrees: float) -> Callable[[np.ndarray], np.ndarray]:
     return place
 
 
-def tight_crop(pixels: np.ndarray) -> np.ndarray:
-    """Cropped close around the middle: a twelfth of each side gone."""
+def cropped_closer(pixels: np.ndarray) -> np.ndarray:
+    """Cropped closer around the middle: a 24th of each side gone. The atlas plates are cropped
+    close already: a 12th cut into the fingertips and the wrist of 17 of 54."""
     height, width = pixels.shape
-    return np.ascontiguousarray(pixels[height // 12 : -height // 12, width // 12 : -width // 12])
+    return np.ascontiguousarray(pixels[height // 24 : -height // 24, width // 24 : -width // 24])
 
 
 def both_hands(pixels: np.ndarray) -> np.ndarray:
@@ -129,7 +130,7 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray | bytes]] = {
     "cut above the wrist (bottom quarter gone)": lambda p: np.ascontiguousarray(p[: int(0.75 * p.shape[0])]),
     "only the fingers (top half)": lambda p: np.ascontiguousarray(p[: p.shape[0] // 2]),
     # Degraded uploads, judged by the measured curves (boneage.meaning.quality).
-    "tight crop": tight_crop,
+    "cropped closer": cropped_closer,
     "noise σ 2 grey levels": noisy(2),
     "noise σ 4 grey levels": noisy(4),
     "noise σ 12 grey levels": noisy(12),
