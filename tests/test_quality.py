@@ -91,6 +91,17 @@ def test_the_outcome_follows_the_measured_curve():
     assert worse.kind == "size" or worse.extra_error_months >= small.extra_error_months
 
 
+def test_a_second_look_is_cautioned_even_where_its_measured_cost_is_small():
+    """A film read only on the second look keeps its caution when a slight noise curve adds
+    more than the second look's small measured extra error, but not enough for a caution."""
+    curves = QualityCurves(list(CURVES.curves.values()), second_look=(0.2, 12.0))
+    slight = curves.judge(_Measured(noise=0.5), second_look="field")  # noise adds 0.24
+    assert (slight.outcome, slight.kind, slight.shift_p90_months) == ("caution", "field", 12.0)
+    noisy = curves.judge(_Measured(noise=2.0), second_look="margin")  # a caution of its own
+    assert (noisy.outcome, noisy.kind) == ("caution", "noise")
+    assert curves.judge(_Measured(noise=0.5)).outcome == "answer"
+
+
 @pytest.mark.parametrize("quality", [20, 35, 50, 60, 75, 90, 92, 95])
 def test_a_jpegs_quality_is_read_from_its_own_tables(quality):
     image = (np.random.default_rng(quality).random((64, 80)) * 255).astype(np.uint8)

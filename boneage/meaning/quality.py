@@ -154,13 +154,20 @@ class QualityCurves:
         if self.compression is not None and getattr(quality, "jpeg_quality", None) is not None:
             found["compression"] = self.compression.at(quality.jpeg_quality, quality.hand_px)
         for kind, (extra, shift) in found.items():
-            if extra > worst.extra_error_months:
-                worst = QualityVerdict(_outcome(extra), kind, extra, shift)
+            verdict = QualityVerdict(_outcome(extra), kind, extra, shift)
+            # A second look's caution stands unless a measurement asks for a caution or more.
+            if extra > worst.extra_error_months and OUTCOMES.index(verdict.outcome) >= OUTCOMES.index(
+                worst.outcome
+            ):
+                worst = verdict
         return (
             worst
             if worst.outcome != "answer"
             else QualityVerdict("answer", "good", worst.extra_error_months, 0.0)
         )
+
+
+OUTCOMES = ("answer", "caution", "refuse")  # in rising order
 
 
 def _outcome(extra_error_months: float) -> Outcome:
