@@ -449,3 +449,59 @@ def test_the_loss_is_recorded_in_the_manifest(kaggle_dataset: Path, tmp_path: Pa
     assert main([*args, "--smooth-l1-beta", "4", "--out", str(tmp_path)]) == 0
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["training"]["loss"] == "smooth-l1" and manifest["training"]["smooth_l1_beta_months"] == 4
+
+
+def test_degraded_copies_degrade_as_the_quality_curves_measure():
+    from boneage.chain.quality import noise_grey_levels
+    from boneage.training.degrade import RANGES, Degradation, apply, draw
+
+    ramp = np.tile(np.linspace(0.2, 0.8, 299, dtype=np.float32), (299, 1))
+    assert noise_grey_levels(apply(ramp, Degradation("noise", 6))) == pytest.approx(6, rel=0.15)
+    assert apply(ramp, Degradation("shrink", 150)).shape == (150, 150)
+    compressed = apply(ramp + 0.05 * (np.indices(ramp.shape).sum(0) % 7 == 0), Degradation("jpeg", 20))
+    assert compressed.shape == ramp.shape and np.abs(compressed - ramp).max() > 0.02
+    rng = np.random.default_rng(0)
+    drawn = [draw(rng) for _ in range(60)]
+    assert {d.kind for d in drawn} == {"noise", "jpeg", "shrink"}
+    assert all(RANGES[d.kind][0] <= d.level <= RANGES[d.kind][1] for d in drawn)
+    assert all(Degradation.parse(str(d)) == d for d in drawn)
+    with pytest.raises(ValueError):
+        Degradation.parse("blur:3")
+
+
+def test_a_run_with_degraded_copies_learns_from_twice_the_films_and_validates_on_clean_ones(
+    kaggle_dataset: Path, tmp_path: Path
+):
+    from boneage.training.degrade import degraded_copies
+    from boneage.training.loop import Distributed, TrainConfig, prepare_data
+
+    config = parse_args(["--data", str(kaggle_dataset), *TINY, "--degraded-copies", "--out", str(tmp_path)])
+    assert isinstance(config, TrainConfig) and config.degraded_copies
+    world = Distributed()
+    plain = prepare_data(replace(config, degraded_copies=False), tmp_path, world)
+    data = prepare_data(config, tmp_path, world)
+    assert data.val_idx == plain.val_idx and data.train_set == plain.train_set
+    added = len(data.train_idx) - len(plain.train_idx)
+    assert 0.7 * len(plain.train_idx) <= added <= len(plain.train_idx)
+    assert len(data.cache.images) == len(data.samples) == len(plain.samples) + added
+    copies = data.samples[len(plain.samples) :]
+    assert all(s.degradation and s.id.startswith(s.id.split("~")[0]) for s in copies)
+    assert [c.id for c in degraded_copies(plain.train_set, config.seed)][:3] == [c.id for c in copies][:3]
+    assert not np.array_equal(data.cache.images[data.train_idx[-1]], plain.cache.images[0])
+    assert (
+        main(
+            [
+                "--data",
+                str(kaggle_dataset),
+                *TINY,
+                "--epochs",
+                "1",
+                "--degraded-copies",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["training"]["degraded_copies"] == "one per training film"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from boneage.chain.views import affine
 from boneage.errors import BoneAgeError, DatasetError
 from boneage.io.decode import load_radiograph
 from boneage.model.inputs import to_model_input
+from boneage.training import degrade
 
 CSV_NAMES = ("boneage-training-dataset.csv", "labels.csv")
 IMAGE_DIRS = (
@@ -40,6 +42,8 @@ class Sample:
     path: Path
     boneage: float
     male: bool
+    # A degraded copy's degradation ("noise:6": boneage.training.degrade); None for the film.
+    degradation: str | None = None
 
 
 def find_dataset(root: Path) -> tuple[Path, Path]:
@@ -115,9 +119,15 @@ def split_from_record(samples: list[Sample], split: dict) -> tuple[list[Sample],
     return train, val
 
 
-def _preprocess_one(chain: Chain, path: str) -> np.ndarray | str:
+def _preprocess_one(chain: Chain, item: tuple[str, str | None]) -> np.ndarray | str:
+    path, degradation = item
     try:
-        result = preprocess(load_radiograph(path).pixels, chain)
+        pixels = load_radiograph(path).pixels
+        if degradation is not None:
+            pixels = degrade.apply(
+                pixels, degrade.Degradation.parse(degradation), seed=zlib.crc32(path.encode())
+            )
+        result = preprocess(pixels, chain)
     except BoneAgeError as exc:
         return str(exc)
     return np.round(result.image * 255).astype(np.uint8)
@@ -139,12 +149,13 @@ def worker_chain() -> Chain:
     return _worker_chain
 
 
-def _preprocess_in_worker(path: str) -> np.ndarray | str:
-    return _preprocess_one(worker_chain(), path)
+def _preprocess_in_worker(item: tuple[str, str | None]) -> np.ndarray | str:
+    return _preprocess_one(worker_chain(), item)
 
 
 def cache_key(samples: list[Sample], config: PreprocessConfig) -> str:
-    payload = json.dumps([config.to_dict(), [str(s.path) for s in samples]], sort_keys=True)
+    names = [str(s.path) if s.degradation is None else f"{s.path}#{s.degradation}" for s in samples]
+    payload = json.dumps([config.to_dict(), names], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -175,7 +186,7 @@ def build_cache(samples: list[Sample], config: PreprocessConfig, cache_dir: Path
     )
     ok = np.zeros(len(samples), dtype=bool)
     refused: dict[str, str] = {}
-    paths = [str(s.path) for s in samples]
+    paths = [(str(s.path), s.degradation) for s in samples]
     progress = tqdm(total=len(paths), desc="preprocess", unit="img")
     if workers > 1:
         pool = ProcessPoolExecutor(

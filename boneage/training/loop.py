@@ -51,6 +51,7 @@ from boneage.training.data import (
     split_from_record,
     split_samples,
 )
+from boneage.training.degrade import degraded_copies
 from boneage.training.evaluation import Evaluation, evaluate_samples, evaluation_report
 from boneage.training.run_report import write_report
 from boneage.training.schedule import epochs_that_fit, one_cycle, refit_schedule, steady_epoch_s
@@ -102,6 +103,11 @@ class TrainConfig:
     weight_decay: float = 1e-4
     val_fraction: float = setting(0.15, help="share of the images kept for validation")
     seed: int = setting(42, help="seed of the weights, augmentation and order")
+    degraded_copies: bool = setting(
+        False,
+        help="learn also from one degraded copy of each training film (noise, JPEG or shrunk: "
+        "boneage.training.degrade), made before the chain",
+    )
     # Another ``seed`` with the same split gives a second network whose validation is comparable
     # and which an ensemble may join.
     split_seed: int | None = setting(
@@ -305,13 +311,39 @@ def prepare_data(config: TrainConfig, out_dir: Path, world: Distributed) -> Prep
             tqdm.write(f"{unplaced} accepted image(s) are in neither part of {config.split_file}: left out")
     else:
         train_set, val_set = split_samples(usable, config.val_fraction, config.validation_split_seed)
-    return PreparedData(
+    data = PreparedData(
         samples,
         cache,
         train_set,
         val_set,
         [index_of[id(s)] for s in train_set],
         [index_of[id(s)] for s in val_set],
+    )
+    return with_degraded_copies(data, config, cache_dir, world) if config.degraded_copies else data
+
+
+def with_degraded_copies(
+    data: PreparedData, config: TrainConfig, cache_dir: Path, world: Distributed
+) -> PreparedData:
+    """``data`` with one degraded copy of each training film (cached like the films) added to
+    what is learnt from; the validation films stay clean. Copies the chain refuses are left out."""
+    copies = degraded_copies(data.train_set, config.seed)
+    workers = max(1, config.workers)
+    extra = build_cache(copies, config.preprocess, cache_dir, workers=workers) if world.is_main else None
+    world.barrier()
+    extra = extra or build_cache(copies, config.preprocess, cache_dir, workers=workers)
+    kept = [copy for copy, good in zip(copies, extra.ok, strict=True) if good]
+    if world.is_main:
+        tqdm.write(f"{len(kept)} degraded copies added ({len(copies) - len(kept)} refused by the chain)")
+    images = np.concatenate([np.asarray(data.cache.images), np.asarray(extra.images)[extra.ok]])
+    first = len(data.samples)
+    return replace(
+        data,
+        samples=data.samples + kept,
+        cache=replace(
+            data.cache, images=images, ok=np.concatenate([data.cache.ok, np.ones(len(kept), bool)])
+        ),
+        train_idx=data.train_idx + list(range(first, first + len(kept))),
     )
 
 
@@ -666,6 +698,7 @@ def _manifest_fields(
             **({"split_file": str(config.split_file)} if config.split_file else {}),
             "pretrained": "imagenet" if config.pretrained else None,
             "augmentation": config.augmentation,
+            **({"degraded_copies": "one per training film"} if config.degraded_copies else {}),
             "loss": config.loss,
             **({"smooth_l1_beta_months": config.smooth_l1_beta_months} if config.loss == "smooth-l1" else {}),
             "device": str(device),
