@@ -63,8 +63,8 @@ class PreprocessResult:
     hand_fraction: float  # share of the input covered by the hand
     inverted: bool  # the input had a white background and was inverted
     orientation: Orientation = Orientation()  # mirrored / turned before the chain
-    # The upload after that turn (None when it was used as it is): source_mask and crop_box
-    # refer to this image then.
+    # The image the hand was found in when it is not the upload itself (None when it is): the
+    # upload after that turn, or a second look's view of it. source_mask and crop_box refer to it.
     upright: np.ndarray | None = None
     segmenter: str = "classical"  # which segmenter outlined the hand
     quality: UploadQuality | None = None  # noise, JPEG blocks and size, at the source size
@@ -74,10 +74,11 @@ class PreprocessResult:
     second_look: str | None = None
 
 
-# Refusals worth a second look (inside a collimated field): the outline's and the wrist
-# check's, which a bright collimation rectangle on a dark surround can mislead; never a second
-# hand or a burnt-out film.
-RETRIED_IN_FIELD = frozenset({"outline_unsure", "no_hand", "no_fingers", "no_contrast", "wrist_missing"})
+# Refusals worth a second look: the outline's and the wrist check's, which a bright collimation
+# rectangle on a dark surround can mislead; never a second hand or a burnt-out film.
+RETRIED_ON_SECOND_LOOK = frozenset(
+    {"outline_unsure", "no_hand", "no_fingers", "no_contrast", "wrist_missing"}
+)
 # Refusals of the outline alone, retried with a margin around the image (a hand cropped close).
 RETRIED_WITH_MARGIN = frozenset({"outline_unsure", "no_fingers"})
 MARGIN_SHARE = 0.1  # of each side, added on each side
@@ -244,7 +245,7 @@ def _second_look(pixels: np.ndarray, chain: Chain, refusal: NotAHandRadiographEr
     are unchanged. The result's ``upright`` is the view as read, in the formed image's pixels;
     its noise is given at the upload's contrast.
     """
-    if chain.unet is None or refusal.code not in RETRIED_IN_FIELD:
+    if chain.unet is None or refusal.code not in RETRIED_ON_SECOND_LOOK:
         raise refusal
     formed = apply_source_transform(pixels, chain.config.source_transform)
     polar, inverted = normalise_polarity(formed)
@@ -288,11 +289,6 @@ def _strict(chain: Chain) -> Chain:
         chain.config, min_hand_confidence=MARGIN_MIN_CONFIDENCE, min_hand_confidence_few_fingers=1.0
     )
     return Chain(config, chain.unet, chain.wrist)
-
-
-def _without_pose(chain: Chain) -> Chain:
-    """The same networks and checks, the upload read as it lies."""
-    return Chain(replace(chain.config, correct_pose=False), chain.unet, chain.wrist)
 
 
 def _without_pose(chain: Chain) -> Chain:

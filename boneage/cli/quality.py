@@ -31,6 +31,7 @@ from boneage.errors import BoneAgeError
 from boneage.io.decode import load_radiograph
 from boneage.meaning.quality import MEASURES
 from boneage.training.data import read_samples
+from boneage.training.degrade import jpeg_file, noisy, shrunk
 
 NOISE_LEVELS = (1, 2, 3, 4, 6, 8, 12)  # grey levels
 JPEG_QUALITIES = (90, 75, 60, 50, 35, 20)
@@ -53,11 +54,7 @@ def degradations() -> dict[tuple[str, float, int], object]:
     """
 
     def noise(sigma):
-        def make(film, index):
-            grain = np.random.default_rng(index).normal(0, sigma, film.shape)
-            return _png(np.clip(film + grain, 0, 255).astype(np.uint8))
-
-        return make
+        return lambda film, index: _png(noisy(film, sigma, index))
 
     def enlarged(film: np.ndarray, scale: int) -> Image.Image:
         image = Image.fromarray(film)
@@ -68,17 +65,10 @@ def degradations() -> dict[tuple[str, float, int], object]:
         )
 
     def jpeg(quality, scale):
-        def make(film, index):
-            buffer = io.BytesIO()
-            enlarged(film, scale).save(buffer, "JPEG", quality=quality)
-            return buffer.getvalue()
-
-        return make
+        return lambda film, index: jpeg_file(np.asarray(enlarged(film, scale)), quality)
 
     def small(side):
-        return lambda film, index: _png(
-            np.asarray(Image.fromarray(film).resize((side, side), Image.BILINEAR))
-        )
+        return lambda film, index: _png(shrunk(film, side))
 
     cases = {("clean", 0, 1): lambda film, index: _png(film)}
     cases |= {("noise", s, 1): noise(s) for s in NOISE_LEVELS}

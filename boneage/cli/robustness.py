@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from boneage.chain.orientation import rotate_expanded
 from boneage.errors import BoneAgeError
 from boneage.io.decode import load_radiograph
+from boneage.training import degrade
 
 
 def _pad(pixels: np.ndarray, share: float, value: float) -> np.ndarray:
@@ -51,25 +52,24 @@ def light_box_photo(pixels: np.ndarray) -> np.ndarray:
     return np.clip(photo + grain, 0, 1).astype(np.float32)
 
 
-def noisy(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Gaussian noise of ``sigma`` grey levels (of 255), the same draw for every run."""
+def _film(pixels: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
 
-    def add(pixels: np.ndarray) -> np.ndarray:
-        grain = np.random.default_rng(0).normal(0, sigma / 255, pixels.shape).astype(np.float32)
-        return np.clip(pixels + grain, 0, 1).astype(np.float32)
 
-    return add
+def with_noise(sigma: float) -> Callable[[np.ndarray], bytes]:
+    """Gaussian noise of ``sigma`` grey levels, as ``cli.quality`` adds it (a PNG file)."""
+    return lambda pixels: _png(degrade.noisy(_film(pixels), sigma, seed=0))
 
 
 def jpeg(quality: int) -> Callable[[np.ndarray], bytes]:
     """The plate saved as a JPEG file of ``quality`` (the app reads the quality from the file)."""
+    return lambda pixels: degrade.jpeg_file(_film(pixels), quality)
 
-    def save(pixels: np.ndarray) -> bytes:
-        buffer = io.BytesIO()
-        Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
-        return buffer.getvalue()
 
-    return save
+def _png(film: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(film).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def shrunk(longer_side: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -131,9 +131,9 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray | bytes]] = {
     "only the fingers (top half)": lambda p: np.ascontiguousarray(p[: p.shape[0] // 2]),
     # Degraded uploads, judged by the measured curves (boneage.meaning.quality).
     "cropped closer": cropped_closer,
-    "noise σ 2 grey levels": noisy(2),
-    "noise σ 4 grey levels": noisy(4),
-    "noise σ 12 grey levels": noisy(12),
+    "noise σ 2 grey levels": with_noise(2),
+    "noise σ 4 grey levels": with_noise(4),
+    "noise σ 12 grey levels": with_noise(12),
     "JPEG quality 75": jpeg(75),
     "JPEG quality 50": jpeg(50),
     "JPEG quality 20": jpeg(20),

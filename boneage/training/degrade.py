@@ -13,13 +13,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 from PIL import Image
 
 KINDS = ("noise", "jpeg", "shrink")
 # The ranges drawn from, as measured by the quality curves: noise sigma in grey levels (of
-# 255), JPEG quality, the shrunk film's longer side in pixels.
+# 255), JPEG quality, the shrunk film's side in pixels.
 RANGES = {"noise": (2.0, 12.0), "jpeg": (20, 90), "shrink": (100, 200)}
 
 
@@ -49,20 +48,35 @@ def draw(rng: np.random.Generator) -> Degradation:
     return Degradation(kind, level)
 
 
+def noisy(film: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """An 8-bit film with Gaussian noise of ``sigma`` grey levels, drawn from ``seed``."""
+    grain = np.random.default_rng(seed).normal(0, sigma, film.shape)
+    return np.clip(film + grain, 0, 255).astype(np.uint8)
+
+
+def jpeg_file(film: np.ndarray, quality: int) -> bytes:
+    """An 8-bit film saved as a JPEG file of ``quality`` (the app reads the quality back)."""
+    buffer = io.BytesIO()
+    Image.fromarray(film).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def shrunk(film: np.ndarray, side: int) -> np.ndarray:
+    """An 8-bit film shrunk to ``side`` x ``side`` pixels (bilinear), as a thumbnail."""
+    return np.asarray(Image.fromarray(film).resize((side, side), Image.BILINEAR))
+
+
 def apply(pixels: np.ndarray, degradation: Degradation, seed: int = 0) -> np.ndarray:
-    """``pixels`` (float32 grey in [0, 1]) degraded; the noise is drawn from ``seed``."""
+    """``pixels`` (float32 grey in [0, 1]) degraded as ``boneage.cli.quality`` degrades the
+    films it measures; the noise is drawn from ``seed``."""
+    film = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
     if degradation.kind == "noise":
-        grain = np.random.default_rng(seed).normal(0, degradation.level / 255, pixels.shape)
-        return np.clip(pixels + grain, 0, 1).astype(np.float32)
-    if degradation.kind == "jpeg":
-        buffer = io.BytesIO()
-        Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(
-            buffer, "JPEG", quality=int(degradation.level)
-        )
-        return np.asarray(Image.open(buffer), dtype=np.float32) / 255
-    scale = degradation.level / max(pixels.shape)
-    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        film = noisy(film, degradation.level, seed)
+    elif degradation.kind == "jpeg":
+        film = np.asarray(Image.open(io.BytesIO(jpeg_file(film, int(degradation.level)))))
+    else:
+        film = shrunk(film, int(degradation.level))
+    return film.astype(np.float32) / 255
 
 
 def degraded_copies(samples: list, seed: int) -> list:
